@@ -1,0 +1,81 @@
+"""The chunked policy contract (a torch module).
+
+``act`` maps an observation batch to action chunks [N, C, A] in the env's
+units, their log-probabilities, values (when the policy has a critic) and a
+*replay record*: the tensors ``evaluate`` needs to recompute the same
+log-probabilities differentiably. At unchanged weights ``evaluate(replay)``
+reproduces ``act``'s log-probs (the conformance kit checks 1e-5 in float32).
+
+Shapes by declared granularity (``logprob_type``):
+
+* ``"token"``: [N, C, T] (T tokens or factors per action, often A)
+* ``"action"``: [N, C]
+* ``"chunk"``: [N]
+
+Values by ``value_type``: ``"chunk"`` [N] (one per decision) or ``"action"``
+[N, C] (one per sub-step). Entropy has the shape of the log-probs.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import ClassVar, Literal
+
+import torch
+from torch import nn
+
+from vlarl.contracts.observation import ObsBatch
+from vlarl.contracts.spaces import GripperConvention
+
+LogProbType = Literal["token", "action", "chunk"]
+ValueType = Literal["chunk", "action"]
+Replay = dict[str, torch.Tensor]
+"""Tensors with a leading batch dim N; stackable across chunks by the buffer."""
+
+
+@dataclass
+class ActOutput:
+    actions: torch.Tensor  # float32 [N, C, A], env units
+    log_probs: torch.Tensor  # see module docstring
+    values: torch.Tensor | None
+    replay: Replay
+
+
+@dataclass
+class EvalOutput:
+    log_probs: torch.Tensor
+    entropy: torch.Tensor
+    values: torch.Tensor | None
+
+
+class ChunkedPolicy(nn.Module, ABC):
+    """Base class for every policy plugin."""
+
+    logprob_type: ClassVar[LogProbType] = "action"
+    value_type: ClassVar[ValueType] = "chunk"
+    gripper_convention: GripperConvention = "none"
+    """Sign convention of the gripper dims this policy outputs; the runner converts."""
+
+    action_chunk: int
+    action_dim: int
+    has_critic: bool
+
+    @abstractmethod
+    def act(self, obs: ObsBatch, deterministic: bool = False) -> ActOutput:
+        """Sample (or pick greedily) action chunks. Runs under ``torch.no_grad`` in rollouts."""
+
+    @abstractmethod
+    def evaluate(self, replay: Replay) -> EvalOutput:
+        """Recompute log-probs, entropy and values differentiably from a replay record."""
+
+    @torch.no_grad()
+    def predict_values(self, obs: ObsBatch) -> torch.Tensor | None:
+        """Critic values for ``obs`` (used to bootstrap truncated episodes)."""
+        return self.act(obs, deterministic=True).values
+
+    @property
+    def device(self) -> torch.device:
+        for p in self.parameters():
+            return p.device
+        return torch.device("cpu")

@@ -1,0 +1,95 @@
+"""Observation and action specs: what an env promises about its arrays.
+
+Pure Python and NumPy only, so registration modules and the CLI can use them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+
+GripperConvention = Literal["open_positive", "close_positive", "none"]
+"""Sign of the gripper dimension: with ``open_positive`` +1 opens and -1 closes
+(LIBERO/robosuite uses ``close_positive``: -1 opens, +1 closes)."""
+
+
+@dataclass(frozen=True)
+class ActionDim:
+    """One dimension of the action vector, with its meaning and its bounds."""
+
+    name: str
+    low: float = -1.0
+    high: float = 1.0
+    kind: Literal["continuous", "gripper", "binary"] = "continuous"
+
+
+@dataclass(frozen=True)
+class ActionSpec:
+    """The env's action vector: named dims, bounds and the gripper convention."""
+
+    dims: tuple[ActionDim, ...]
+    gripper: GripperConvention = "none"
+
+    @property
+    def dim(self) -> int:
+        return len(self.dims)
+
+    @property
+    def names(self) -> list[str]:
+        return [d.name for d in self.dims]
+
+    @property
+    def low(self) -> np.ndarray:
+        return np.array([d.low for d in self.dims], dtype=np.float32)
+
+    @property
+    def high(self) -> np.ndarray:
+        return np.array([d.high for d in self.dims], dtype=np.float32)
+
+    @property
+    def gripper_indices(self) -> list[int]:
+        return [i for i, d in enumerate(self.dims) if d.kind == "gripper"]
+
+    def convert_gripper(self, actions: np.ndarray, source: GripperConvention) -> np.ndarray:
+        """Return ``actions`` with gripper dims flipped from ``source`` to this spec's convention.
+
+        Policies trained with the other sign work through this, never through
+        env-specific code inside the policy.
+        """
+        if source == self.gripper or "none" in (source, self.gripper):
+            return actions
+        out = np.array(actions, copy=True)
+        out[..., self.gripper_indices] *= -1.0
+        return out
+
+    @classmethod
+    def box(cls, dim: int, low: float = -1.0, high: float = 1.0, prefix: str = "a") -> ActionSpec:
+        """An unnamed continuous box, for envs whose dims have no robot meaning."""
+        return cls(tuple(ActionDim(f"{prefix}{i}", low, high) for i in range(dim)))
+
+
+@dataclass(frozen=True)
+class ObservationSpec:
+    """Which observation keys an env returns and their per-env shapes.
+
+    ``images``: (3, H, W) uint8, main camera, upright; ``wrist_images``: (3, H, W)
+    or (K, 3, H, W) uint8; ``states``: (D,) float32. ``task_descriptions`` is
+    always present (a list of N strings).
+    """
+
+    states: tuple[int, ...] | None = None
+    images: tuple[int, ...] | None = None
+    wrist_images: tuple[int, ...] | None = None
+    extra: dict[str, tuple[int, ...]] = field(default_factory=dict)
+
+    @property
+    def keys(self) -> list[str]:
+        present = [k for k in ("images", "wrist_images", "states") if getattr(self, k) is not None]
+        return present + sorted(self.extra) + ["task_descriptions"]
+
+    def shape(self, key: str) -> tuple[int, ...] | None:
+        if key in self.extra:
+            return self.extra[key]
+        return getattr(self, key, None)

@@ -1,0 +1,120 @@
+"""A base class that turns per-sub-step stepping into the chunked contract.
+
+Env plugins implement two methods over *subsets* of sub-envs, and this class
+does the rest once, for all of them: the chunk loop, the validity mask,
+episode bookkeeping (return, length, success_once, success_at_end),
+truncation at ``max_episode_steps``, autoreset at the chunk boundary,
+``final_observation`` and group-shared reset seeds.
+"""
+
+from __future__ import annotations
+
+from abc import abstractmethod
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from vlarl.contracts import observation as ob
+from vlarl.contracts.env import GROUP_SIZE_OPTION, ChunkedVectorEnv, ChunkStep, group_seeds
+from vlarl.contracts.observation import ObsBatch
+from vlarl.errors import ContractError
+
+
+@dataclass
+class SubStepResult:
+    """Outcome of one sub-step for the sub-envs ``ids`` (arrays of len(ids))."""
+
+    observations: ObsBatch
+    rewards: np.ndarray
+    terminations: np.ndarray
+    truncations: np.ndarray
+    successes: np.ndarray
+
+
+class SubStepVectorEnv(ChunkedVectorEnv):
+    """Implement :meth:`reset_envs` and :meth:`step_envs`; chunking comes for free."""
+
+    def __init__(self, num_envs: int, max_episode_steps: int) -> None:
+        self.num_envs = num_envs
+        self.max_episode_steps = max_episode_steps
+        self._obs: ObsBatch | None = None
+        self._ep_return = np.zeros(num_envs, dtype=np.float64)
+        self._ep_len = np.zeros(num_envs, dtype=np.int64)
+        self._ep_success_once = np.zeros(num_envs, dtype=bool)
+        self._ep_success_last = np.zeros(num_envs, dtype=bool)
+
+    @abstractmethod
+    def reset_envs(self, ids: np.ndarray, seeds: list[int | None], options: dict[str, Any]) -> ObsBatch:
+        """Reset sub-envs ``ids``; same seed => same initial state. Returns their observations."""
+
+    @abstractmethod
+    def step_envs(self, ids: np.ndarray, actions: np.ndarray) -> SubStepResult:
+        """Step sub-envs ``ids`` by one action each (``actions``: [len(ids), A], env units)."""
+
+    # ------------------------------------------------------------------ contract
+    def reset(self, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[ObsBatch, dict[str, Any]]:
+        options = dict(options or {})
+        group_size = options.get(GROUP_SIZE_OPTION)
+        seeds = group_seeds(self.num_envs, seed, group_size)
+        ids = np.arange(self.num_envs)
+        if group_size:
+            options["group_ids"] = ids // group_size
+        self._obs = self.reset_envs(ids, seeds, options)
+        self._clear_episodes(ids)
+        return ob.copy(self._obs), {}
+
+    def chunk_step(self, actions: Any) -> ChunkStep:
+        if self._obs is None:
+            raise ContractError("chunk_step() called before reset().", "Call env.reset() first.")
+        actions = np.asarray(actions, dtype=np.float32)
+        n, a = self.num_envs, self.action_spec.dim
+        if actions.ndim != 3 or actions.shape[0] != n or actions.shape[2] != a:
+            raise ContractError(
+                f"Actions must have shape [num_envs={n}, chunk, action_dim={a}], got {tuple(actions.shape)}.",
+                "Check the policy's action_dim and chunk length against the env's action_spec.",
+            )
+        c = actions.shape[1]
+        rewards = np.zeros((n, c), dtype=np.float32)
+        terms = np.zeros((n, c), dtype=bool)
+        truncs = np.zeros((n, c), dtype=bool)
+        valid = np.zeros((n, c), dtype=bool)
+        active = np.ones(n, dtype=bool)
+        for k in range(c):
+            ids = np.flatnonzero(active)
+            if ids.size == 0:
+                break
+            res = self.step_envs(ids, actions[ids, k])
+            ob.put(self._obs, ids, res.observations)
+            self._ep_len[ids] += 1
+            self._ep_return[ids] += res.rewards
+            self._ep_success_once[ids] |= res.successes.astype(bool)
+            self._ep_success_last[ids] = res.successes.astype(bool)
+            time_up = self._ep_len[ids] >= self.max_episode_steps
+            term = res.terminations.astype(bool)
+            trunc = (res.truncations.astype(bool) | time_up) & ~term
+            rewards[ids, k] = res.rewards
+            terms[ids, k] = term
+            truncs[ids, k] = trunc
+            valid[ids, k] = True
+            active[ids[term | trunc]] = False
+        done = ~active
+        final_obs = ob.copy(self._obs)
+        episode = {
+            "success_once": self._ep_success_once.copy(),
+            "success_at_end": self._ep_success_last.copy(),
+            "return": self._ep_return.astype(np.float32),
+            "episode_len": self._ep_len.copy(),
+        }
+        if done.any():
+            ids = np.flatnonzero(done)
+            ob.put(self._obs, ids, self.reset_envs(ids, [None] * ids.size, {}))
+            self._clear_episodes(ids)
+        infos = {"done": done, "episode": episode, "final_observation": final_obs}
+        return ChunkStep(ob.copy(self._obs), rewards, terms, truncs, valid, infos)
+
+    def _clear_episodes(self, ids: np.ndarray) -> None:
+        self._ep_return[ids] = 0.0
+        self._ep_len[ids] = 0
+        self._ep_success_once[ids] = False
+        self._ep_success_last[ids] = False

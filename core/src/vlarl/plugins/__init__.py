@@ -1,0 +1,1 @@
+"""Plugin declaration, discovery and lookup."""

@@ -1,0 +1,216 @@
+"""Discover plugins through entry points, load them into one pluggy manager, look them up.
+
+Nothing here imports a plugin's heavy code: only the registration modules the
+entry points name, which declare :class:`PluginSpec` objects.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass
+from importlib.metadata import EntryPoint, entry_points
+from typing import Any
+
+import pluggy
+
+from vlarl.errors import PluginError
+from vlarl.plugins.hooks import PROJECT, HostHooks
+from vlarl.plugins.spec import ENTRY_POINT_GROUPS, EXTENSION_GROUP, KINDS, Kind, PluginSpec
+
+ALLOW_ENV = "VLARL_PLUGINS"
+DENY_ENV = "VLARL_DISABLE_PLUGINS"
+KIND_PLURAL = {"env": "envs", "policy": "policies", "algo": "algos"}
+
+
+@dataclass(frozen=True)
+class Provided:
+    """A spec together with where it came from."""
+
+    spec: PluginSpec
+    distribution: str
+    version: str
+    module: str
+
+    @property
+    def qualified_name(self) -> str:
+        return f"{self.distribution}:{self.spec.name}"
+
+
+@dataclass(frozen=True)
+class LoadFailure:
+    group: str
+    entry_point: str
+    distribution: str
+    version: str
+    error: str
+
+    def message(self) -> str:
+        return (
+            f"Plugin '{self.entry_point}' ({self.group}) from {self.distribution} {self.version} "
+            f"failed to load: {self.error}. Fix: reinstall it (pip install --force-reinstall "
+            f"{self.distribution}) or disable it with {DENY_ENV}={self.entry_point}."
+        )
+
+
+def _split(value: str | None) -> set[str]:
+    return {v.strip() for v in (value or "").split(",") if v.strip()}
+
+
+def _dist_of(ep: EntryPoint) -> tuple[str, str]:
+    dist = getattr(ep, "dist", None)
+    return (dist.metadata["Name"], dist.version) if dist is not None else ("<unknown>", "?")
+
+
+class Registry:
+    """All installed plugins, keyed by (kind, name)."""
+
+    def __init__(
+        self,
+        allow: Iterable[str] | None = None,
+        deny: Iterable[str] | None = None,
+        eps: Iterable[EntryPoint] | None = None,
+    ) -> None:
+        self.allow = set(allow) if allow is not None else _split(os.environ.get(ALLOW_ENV))
+        self.deny = set(deny) if deny is not None else _split(os.environ.get(DENY_ENV))
+        self.pm = pluggy.PluginManager(PROJECT)
+        self.pm.add_hookspecs(HostHooks)
+        self.failures: list[LoadFailure] = []
+        self.provided: dict[tuple[Kind, str], list[Provided]] = {}
+        all_eps = list(eps) if eps is not None else self._installed_entry_points()
+        self._load(all_eps)
+
+    @staticmethod
+    def _installed_entry_points() -> list[EntryPoint]:
+        groups = [*ENTRY_POINT_GROUPS, EXTENSION_GROUP]
+        return [ep for group in groups for ep in entry_points(group=group)]
+
+    def _enabled(self, ep: EntryPoint, dist: str) -> bool:
+        names = {ep.name, dist}
+        if names & self.deny:
+            return False
+        return not self.allow or bool(names & self.allow)
+
+    def _load(self, eps: list[EntryPoint]) -> None:
+        for ep in eps:
+            dist, version = _dist_of(ep)
+            if not self._enabled(ep, dist):
+                continue
+            try:
+                module = ep.load()
+                name = f"{ep.group}:{ep.name}:{dist}"
+                if self.pm.is_registered(module):
+                    continue
+                self.pm.register(module, name=name)
+            except Exception as exc:  # a broken plugin must not take the others down
+                self.failures.append(LoadFailure(ep.group, ep.name, dist, version, f"{type(exc).__name__}: {exc}"))
+                continue
+            if ep.group not in ENTRY_POINT_GROUPS:
+                continue
+            expected_kind = ENTRY_POINT_GROUPS[ep.group]
+            impl = getattr(module, "vlarl_register", None)
+            if impl is None:
+                continue
+            try:
+                specs = list(impl() or [])
+                for spec in specs:
+                    if not isinstance(spec, PluginSpec):
+                        raise TypeError(f"vlarl_register returned {type(spec).__name__}, expected PluginSpec")
+                    if spec.kind != expected_kind:
+                        raise TypeError(
+                            f"{spec.kind} '{spec.name}' declared under the entry-point group {ep.group}; "
+                            f"declare it under {[g for g, k in ENTRY_POINT_GROUPS.items() if k == spec.kind][0]}"
+                        )
+            except Exception as exc:
+                self.failures.append(LoadFailure(ep.group, ep.name, dist, version, f"{type(exc).__name__}: {exc}"))
+                continue
+            for spec in specs:
+                provided = Provided(spec, dist, version, ep.value)
+                for key in (spec.name, *spec.aliases):
+                    self.provided.setdefault((spec.kind, key), []).append(provided)
+        try:
+            self.pm.check_pending()
+        except pluggy.PluginValidationError as exc:
+            self.failures.append(LoadFailure("?", exc.plugin_name, "?", "?", str(exc)))
+
+    def names(self, kind: Kind) -> list[str]:
+        return sorted({p.spec.name for (k, _), ps in self.provided.items() if k == kind for p in ps})
+
+    def list(self, kind: Kind | None = None) -> list[Provided]:
+        """Each provided plugin once (aliases folded), sorted by kind then name."""
+        seen: dict[tuple[str, str, str], Provided] = {}
+        for (k, _), ps in self.provided.items():
+            for p in ps:
+                if kind is None or k == kind:
+                    seen[(k, p.spec.name, p.distribution)] = p
+        order = {k: i for i, k in enumerate(KINDS)}
+        return sorted(seen.values(), key=lambda p: (order[p.spec.kind], p.spec.name, p.distribution))
+
+    def get(self, kind: Kind, name: str) -> Provided:
+        """Look up ``name`` (or ``distribution:name`` to pick among duplicates)."""
+        if kind not in KINDS:
+            raise PluginError(f"Unknown plugin kind '{kind}'.", f"Use one of: {', '.join(KINDS)}.")
+        dist = None
+        if ":" in name:
+            dist, name = name.split(":", 1)
+        candidates = self.provided.get((kind, name), [])
+        if dist is not None:
+            candidates = [p for p in candidates if p.distribution == dist]
+        if not candidates:
+            raise PluginError(self._unknown_message(kind, name), self._unknown_fix(kind))
+        if len({p.distribution for p in candidates}) > 1:
+            dists = sorted({p.distribution for p in candidates})
+            raise PluginError(
+                f"The {kind} '{name}' is provided by several distributions: {', '.join(dists)}.",
+                f"Pick one by writing '{dists[0]}:{name}', or disable the others with "
+                f"{DENY_ENV}={','.join(dists[1:])} (or uninstall them).",
+            )
+        return candidates[0]
+
+    def _unknown_message(self, kind: Kind, name: str) -> str:
+        installed = self.names(kind)
+        msg = f"No {kind} plugin named '{name}'. Installed {KIND_PLURAL[kind]}: {', '.join(installed) or '(none)'}."
+        close = difflib.get_close_matches(name, installed, n=1)
+        if close:
+            msg += f" Did you mean '{close[0]}'?"
+        broken = [f for f in self.failures if f.entry_point == name]
+        for failure in broken:
+            msg += " " + failure.message()
+        return msg
+
+    def _unknown_fix(self, kind: Kind) -> str:
+        return (
+            f"Install the plugin that provides it (e.g. pip install vlarl-<name>), check "
+            f"{ALLOW_ENV}/{DENY_ENV}, and run 'vlarl plugins --kind {kind}' to see what is installed."
+        )
+
+    def hook(self) -> Any:
+        """The pluggy hook relay, for plugin-defined hooks (e.g. IsaacLab task registration)."""
+        return self.pm.hook
+
+    def hook_results_by_plugin(self, hook_name: str, **kwargs: Any) -> list[tuple[str, Any]]:
+        """Call ``hook_name`` on each implementing plugin separately: [(distribution, result)]."""
+        caller = getattr(self.pm.hook, hook_name)
+        out = []
+        for impl in caller.get_hookimpls():
+            dist = self.pm.get_name(impl.plugin).rsplit(":", 1)[-1]
+            out.append((dist, impl.function(**kwargs)))
+        return out
+
+
+_REGISTRY: Registry | None = None
+
+
+def get_registry(refresh: bool = False) -> Registry:
+    """The process-wide registry, built on first use."""
+    global _REGISTRY
+    if _REGISTRY is None or refresh:
+        _REGISTRY = Registry()
+    return _REGISTRY
+
+
+def set_registry(registry: Registry | None) -> None:
+    """Replace the process-wide registry (the CLI does this for --plugins/--disable-plugins)."""
+    global _REGISTRY
+    _REGISTRY = registry
