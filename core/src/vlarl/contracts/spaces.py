@@ -22,7 +22,8 @@ class ActionDim:
     name: str
     low: float = -1.0
     high: float = 1.0
-    kind: Literal["continuous", "gripper", "binary"] = "continuous"
+    kind: Literal["continuous", "gripper", "discrete"] = "continuous"
+    """``discrete``: integer values in [low, high] (e.g. a gymnasium ``Discrete`` space)."""
 
 
 @dataclass(frozen=True)

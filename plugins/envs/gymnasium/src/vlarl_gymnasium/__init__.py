@@ -1,0 +1,1 @@
+"""vlarl env plugin for gymnasium envs."""

@@ -1,0 +1,1 @@
+"""GR00T N1.5 policy plugin for vlarl."""

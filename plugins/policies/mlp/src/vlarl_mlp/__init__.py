@@ -1,0 +1,1 @@
+"""vlarl policy plugin: small MLP/CNN chunked policy."""

@@ -1,0 +1,196 @@
+"""A small chunked policy: MLP on states and/or a CNN on images, Gaussian or categorical head.
+
+Log-probs are per sub-step (``logprob_type = "action"``, [N, C]): the sum over
+action dims of the per-dim log-density of one sub-step's action.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+from torch import nn
+from torch.distributions import Categorical, Normal
+
+from vlarl.contracts.observation import ObsBatch
+from vlarl.contracts.policy import ActOutput, ChunkedPolicy, EvalOutput, Replay
+from vlarl.contracts.spaces import ActionSpec, ObservationSpec
+from vlarl.errors import ConfigError, ContractError
+from vlarl_mlp.register import MLPPolicyConfig
+
+ACTIVATIONS = {"tanh": nn.Tanh, "relu": nn.ReLU, "gelu": nn.GELU}
+
+
+def _mlp(sizes: list[int], act: type[nn.Module]) -> nn.Sequential:
+    layers: list[nn.Module] = []
+    for i in range(len(sizes) - 1):
+        layers.append(nn.Linear(sizes[i], sizes[i + 1]))
+        if i < len(sizes) - 2:
+            layers.append(act())
+    return nn.Sequential(*layers)
+
+
+class ImageEncoder(nn.Module):
+    """Nature-DQN-style CNN over uint8 [N, 3, H, W] images."""
+
+    def __init__(self, image_shape: tuple[int, ...], out_dim: int = 128) -> None:
+        super().__init__()
+        self.conv = nn.Sequential(
+            nn.Conv2d(3, 16, 5, stride=2), nn.ReLU(),
+            nn.Conv2d(16, 32, 3, stride=2), nn.ReLU(),
+            nn.Conv2d(32, 32, 3, stride=2), nn.ReLU(),
+            nn.AdaptiveAvgPool2d(4), nn.Flatten(),
+        )  # fmt: skip
+        self.proj = nn.Linear(32 * 16, out_dim)
+        self.out_dim = out_dim
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return torch.relu(self.proj(self.conv(images.float() / 255.0)))
+
+
+class Encoder(nn.Module):
+    """Features from states and/or images."""
+
+    def __init__(self, obs_spec: ObservationSpec, use_images: bool) -> None:
+        super().__init__()
+        self.use_states = obs_spec.states is not None
+        self.image = ImageEncoder(obs_spec.images) if use_images else None
+        if use_images and obs_spec.images is None:
+            raise ConfigError("policy.use_images=true but the env returns no images.", "Set policy.use_images=false or enable the env's images.")
+        if not self.use_states and self.image is None:
+            raise ConfigError("The env returns no states and policy.use_images=false: nothing to encode.", "Set policy.use_images=true.")
+        self.out_dim = (int(np.prod(obs_spec.states)) if self.use_states else 0) + (self.image.out_dim if self.image else 0)
+
+    def forward(self, replay: Replay) -> torch.Tensor:
+        parts = []
+        if self.use_states:
+            parts.append(replay["states"])
+        if self.image is not None:
+            parts.append(self.image(replay["images"]))
+        return torch.cat(parts, dim=-1)
+
+
+class MLPPolicy(ChunkedPolicy):
+    logprob_type = "action"
+
+    def __init__(self, cfg: MLPPolicyConfig, observation_spec: ObservationSpec, action_spec: ActionSpec) -> None:
+        super().__init__()
+        if cfg.value_type not in ("chunk", "action"):
+            raise ConfigError(f"policy.value_type={cfg.value_type!r} is invalid.", "Use 'chunk' or 'action'.")
+        if cfg.activation not in ACTIVATIONS:
+            raise ConfigError(f"policy.activation={cfg.activation!r} is invalid.", f"Use one of {sorted(ACTIVATIONS)}.")
+        self.cfg = cfg
+        self.observation_spec = observation_spec
+        self.action_spec = action_spec
+        self.action_chunk = cfg.num_action_chunks
+        self.action_dim = action_spec.dim
+        self.has_critic = cfg.critic
+        self.value_type = cfg.value_type  # type: ignore[misc]
+        discrete = all(d.kind == "discrete" for d in action_spec.dims)
+        head = cfg.action_head if cfg.action_head != "auto" else ("categorical" if discrete else "gaussian")
+        if head not in ("gaussian", "categorical"):
+            raise ConfigError(f"policy.action_head={cfg.action_head!r} is invalid.", "Use auto, gaussian or categorical.")
+        if head == "categorical" and not discrete:
+            raise ConfigError("policy.action_head=categorical needs discrete action dims.", "Use action_head=gaussian.")
+        self.head = head
+        act = ACTIVATIONS[cfg.activation]
+        c, a = self.action_chunk, self.action_dim
+        self.actor_encoder = Encoder(observation_spec, cfg.use_images)
+        low = torch.as_tensor(action_spec.low)
+        high = torch.as_tensor(action_spec.high)
+        if head == "categorical":
+            self.register_buffer("n_classes", (high - low + 1).long())
+            self.register_buffer("class_offset", low.long())
+            self.max_classes = int(self.n_classes.max())
+            self.actor = _mlp([self.actor_encoder.out_dim, *cfg.hidden_sizes, c * a * self.max_classes], act)
+        else:
+            self.actor = _mlp([self.actor_encoder.out_dim, *cfg.hidden_sizes, c * a], act)
+            self.log_std = nn.Parameter(torch.full((c, a), float(cfg.init_log_std)))
+            finite = torch.isfinite(low) & torch.isfinite(high)
+            self.register_buffer("action_center", torch.where(finite, (high + low) / 2, torch.zeros_like(low)))
+            self.register_buffer("action_scale", torch.where(finite, (high - low) / 2, torch.ones_like(low)))
+        if cfg.critic:
+            # A separate encoder and trunk: sharing them with the actor hurts PPO on small tasks.
+            self.critic_encoder = Encoder(observation_spec, cfg.use_images)
+            self.value_head = _mlp([self.critic_encoder.out_dim, *cfg.hidden_sizes, c if cfg.value_type == "action" else 1], act)
+        if cfg.ortho_init:
+            self._ortho_init()
+
+    def _ortho_init(self) -> None:
+        for module in self.modules():
+            if isinstance(module, nn.Linear):
+                nn.init.orthogonal_(module.weight, math.sqrt(2))
+                nn.init.zeros_(module.bias)
+        nn.init.orthogonal_(self.actor[-1].weight, 0.01)
+        if self.has_critic:
+            nn.init.orthogonal_(self.value_head[-1].weight, 1.0)
+
+    # ----------------------------------------------------------------- inputs
+    def _inputs(self, obs: ObsBatch) -> Replay:
+        dev = self.device
+        replay: Replay = {}
+        if self.observation_spec.states is not None:
+            states = torch.as_tensor(np.asarray(obs["states"]) if not isinstance(obs["states"], torch.Tensor) else obs["states"])
+            if states.ndim != 2 or states.shape[1] != self.observation_spec.states[0]:
+                raise ContractError(
+                    f"states must be [N, {self.observation_spec.states[0]}], got {tuple(states.shape)}.",
+                    "Use this policy with the env it was built for.",
+                )
+            replay["states"] = states.to(dev, torch.float32)
+        if self.cfg.use_images:
+            images = obs["images"]
+            images = images if isinstance(images, torch.Tensor) else torch.as_tensor(np.asarray(images))
+            if images.dtype != torch.uint8:
+                raise ContractError(f"images must be uint8, got {images.dtype}.", "Fix the env's image dtype.")
+            replay["images"] = images.to(dev)
+        return replay
+
+    # ----------------------------------------------------------- distribution
+    def _dist(self, replay: Replay) -> Normal | Categorical:
+        n = next(iter(replay.values())).shape[0]
+        out = self.actor(self.actor_encoder(replay))
+        if self.head == "categorical":
+            logits = out.view(n, self.action_chunk, self.action_dim, self.max_classes)
+            valid = torch.arange(self.max_classes, device=logits.device) < self.n_classes[:, None]
+            return Categorical(logits=logits.masked_fill(~valid, -1e9))
+        mean = out.view(n, self.action_chunk, self.action_dim)
+        return Normal(mean, self.log_std.exp().expand_as(mean))
+
+    def _values(self, replay: Replay) -> torch.Tensor | None:
+        if not self.has_critic:
+            return None
+        v = self.value_head(self.critic_encoder(replay))
+        return v.squeeze(-1) if self.value_type == "chunk" else v
+
+    def _to_env_units(self, raw: torch.Tensor) -> torch.Tensor:
+        if self.head == "categorical":
+            return (raw + self.class_offset).float()
+        return self.action_center + self.action_scale * raw
+
+    # --------------------------------------------------------------- contract
+    @torch.no_grad()
+    def act(self, obs: ObsBatch, deterministic: bool = False) -> ActOutput:
+        replay = self._inputs(obs)
+        dist = self._dist(replay)
+        if deterministic:
+            raw = dist.probs.argmax(-1) if isinstance(dist, Categorical) else dist.mean
+        else:
+            raw = dist.sample()
+        log_probs = dist.log_prob(raw).sum(-1)
+        replay["raw_actions"] = raw
+        return ActOutput(self._to_env_units(raw), log_probs, self._values(replay), replay)
+
+    def evaluate(self, replay: Replay) -> EvalOutput:
+        dist = self._dist(replay)
+        log_probs = dist.log_prob(replay["raw_actions"]).sum(-1)
+        entropy = dist.entropy().sum(-1)
+        return EvalOutput(log_probs, entropy, self._values(replay))
+
+    @torch.no_grad()
+    def predict_values(self, obs: ObsBatch) -> torch.Tensor | None:
+        return self._values(self._inputs(obs))
+
+
+def make_policy(cfg: MLPPolicyConfig, observation_spec: ObservationSpec, action_spec: ActionSpec) -> MLPPolicy:
+    return MLPPolicy(cfg, observation_spec, action_spec)
