@@ -57,6 +57,8 @@ class ChunkedVectorEnv(ABC):
     observation_spec: ObservationSpec
     action_spec: ActionSpec
     max_episode_steps: int
+    device: Any = None
+    """None: NumPy arrays on the CPU. A torch device: tensors on it (GPU-batched simulators)."""
 
     @abstractmethod
     def reset(

@@ -1,0 +1,113 @@
+"""Collect one rollout of action chunks into a RolloutBuffer.
+
+Shared by the local runner, the Ray rollout workers and the conformance kit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+
+from vlarl.contracts import observation as ob
+from vlarl.contracts.buffer import RolloutBuffer
+from vlarl.contracts.env import EPISODE_METRICS, ChunkedVectorEnv, ChunkStep
+from vlarl.contracts.observation import ObsBatch
+from vlarl.contracts.policy import ActOutput, ChunkedPolicy
+
+
+def to_env_actions(env: ChunkedVectorEnv, policy: ChunkedPolicy, actions: torch.Tensor) -> Any:
+    """Policy output -> env input: gripper sign conversion, and NumPy for CPU envs."""
+    out: Any = actions.detach()
+    if policy.gripper_convention != env.action_spec.gripper and "none" not in (
+        policy.gripper_convention,
+        env.action_spec.gripper,
+    ):
+        out = out.clone()
+        out[..., env.action_spec.gripper_indices] *= -1.0
+    if getattr(env, "device", None) is None:
+        out = out.cpu().numpy()
+    return out
+
+
+def scalar_values(values: torch.Tensor | None) -> torch.Tensor | None:
+    """Critic output [N] or [N, C] -> the value of the current state, [N]."""
+    if values is None:
+        return None
+    return values if values.ndim == 1 else values[:, 0]
+
+
+def _as_bool(x: Any) -> np.ndarray:
+    return x.cpu().numpy() if isinstance(x, torch.Tensor) else np.asarray(x)
+
+
+@dataclass
+class EpisodeLog:
+    """Per-episode metrics of every episode that ended during a rollout."""
+
+    metrics: dict[str, list[float]] = field(default_factory=lambda: {k: [] for k in EPISODE_METRICS})
+    task_descriptions: list[str] = field(default_factory=list)
+
+    def add(self, step: ChunkStep, prev_obs: ObsBatch) -> None:
+        done = _as_bool(step.infos["done"])
+        if not done.any():
+            return
+        episode = step.infos["episode"]
+        for key in EPISODE_METRICS:
+            values = _as_bool(episode[key])
+            self.metrics[key].extend(float(v) for v in values[done])
+        self.task_descriptions.extend(d for d, is_done in zip(prev_obs["task_descriptions"], done) if is_done)
+
+    @property
+    def count(self) -> int:
+        return len(self.metrics["episode_len"])
+
+    def means(self) -> dict[str, float]:
+        return {f"env/{k}": float(np.mean(v)) for k, v in self.metrics.items() if v}
+
+
+def collect_rollout(
+    env: ChunkedVectorEnv,
+    policy: ChunkedPolicy,
+    obs: ObsBatch,
+    n_chunks: int,
+    buffer: RolloutBuffer | None = None,
+    deterministic: bool = False,
+) -> tuple[RolloutBuffer, ObsBatch, EpisodeLog]:
+    """Run ``n_chunks`` chunks from ``obs``; returns the finished buffer, the next obs and episode metrics."""
+    buffer = buffer or RolloutBuffer("cpu")
+    episodes = EpisodeLog()
+    for _ in range(n_chunks):
+        with torch.no_grad():
+            act: ActOutput = policy.act(obs, deterministic=deterministic)
+        step = env.chunk_step(to_env_actions(env, policy, act.actions))
+        bootstrap = None
+        if policy.has_critic:
+            truncated = _as_bool(step.truncations).any(axis=1)
+            if truncated.any():
+                final_values = scalar_values(policy.predict_values(step.infos["final_observation"]))
+                mask = torch.as_tensor(truncated, device=final_values.device)
+                bootstrap = torch.where(mask, final_values, torch.zeros_like(final_values))
+        buffer.add(act, step, bootstrap)
+        episodes.add(step, obs)
+        obs = step.observations
+    last = scalar_values(policy.predict_values(obs)) if policy.has_critic else None
+    return buffer.finish(last), obs, episodes
+
+
+def random_actions(env: ChunkedVectorEnv, chunk_len: int, rng: np.random.Generator) -> np.ndarray:
+    """Uniform actions within the env's bounds (infinite bounds: standard normal)."""
+    low, high = env.action_spec.low, env.action_spec.high
+    shape = (env.num_envs, chunk_len, env.action_spec.dim)
+    finite = np.isfinite(low) & np.isfinite(high)
+    u = rng.uniform(0, 1, size=shape).astype(np.float32)
+    out = np.where(finite, np.where(finite, low, 0) + u * np.where(finite, high - low, 0), rng.standard_normal(shape))
+    discrete = [i for i, d in enumerate(env.action_spec.dims) if d.kind == "discrete"]
+    out[..., discrete] = np.rint(out[..., discrete])
+    return out.astype(np.float32)
+
+
+def copy_obs(obs: ObsBatch) -> ObsBatch:
+    return ob.copy(obs)

@@ -1,0 +1,1 @@
+"""vlarl algorithm plugin: PPO (GAE, clipped ratio, value clipping) over action chunks."""

@@ -1,0 +1,284 @@
+"""PPO over rollouts of action chunks (the :class:`vlarl.contracts.algorithm.Algorithm` contract)."""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections import defaultdict
+from typing import Any
+
+import torch
+
+from vlarl.contracts.algorithm import Algorithm
+from vlarl.contracts.buffer import RolloutBuffer
+from vlarl.contracts.policy import ChunkedPolicy
+from vlarl.errors import ConfigError, ContractError, VlarlError
+from vlarl_ppo.gae import chunk_level_inputs, gae_action_level, gae_chunk_level
+from vlarl_ppo.losses import clipped_policy_loss, explained_variance, masked_mean, masked_normalize, value_loss
+from vlarl_ppo.register import PPOConfig
+from vlarl_ppo.shapes import broadcast_to, mask_like
+
+CRITIC_NAME_MARKERS = ("value_head", "critic")
+"""Parameters whose name contains one of these get ``critic_lr`` (and are the only ones trained in warm-up)."""
+
+
+class NonFiniteLossError(VlarlError):
+    """A loss term became NaN or inf; raised before the optimizer steps, so weights stay untouched."""
+
+
+def check_config(cfg: PPOConfig) -> None:
+    """Reject inconsistent settings before any simulation, naming the keys."""
+
+    def bad(key: str, problem: str, fix: str) -> ConfigError:
+        return ConfigError(f"algorithm.{key}: {problem}", fix)
+
+    if cfg.reward_type not in ("chunk_level", "action_level"):
+        raise bad("reward_type", f"{cfg.reward_type!r} is not a reward type.", "Use chunk_level or action_level.")
+    if cfg.value_loss not in ("mse", "huber"):
+        raise bad("value_loss", f"{cfg.value_loss!r} is not a value loss.", "Use mse or huber.")
+    if not 0.0 <= cfg.gamma <= 1.0 or not 0.0 <= cfg.gae_lambda <= 1.0:
+        raise bad("gamma/gae_lambda", "must lie in [0, 1].", "Set algorithm.gamma and algorithm.gae_lambda in [0, 1].")
+    if cfg.update_epochs < 1 or cfg.num_minibatches < 1:
+        raise bad("update_epochs/num_minibatches", "must be >= 1.", "Set both to positive integers.")
+    if cfg.clip_ratio_low < 0 or cfg.clip_ratio_low >= 1 or cfg.clip_ratio_high < 0:
+        raise bad("clip_ratio_low/clip_ratio_high", "need 0 <= low < 1 and high >= 0.", "E.g. 0.2 and 0.28.")
+    if cfg.clip_ratio_c is not None and cfg.clip_ratio_c <= 1.0:
+        raise bad("clip_ratio_c", f"dual clip must be > 1, got {cfg.clip_ratio_c}.", "Use e.g. 3.0, or null to disable.")
+    if cfg.value_clip is not None and cfg.value_clip <= 0:
+        raise bad("value_clip", "must be > 0.", "Use e.g. 0.2, or null to disable value clipping.")
+    if cfg.lr <= 0 or (cfg.critic_lr is not None and cfg.critic_lr <= 0):
+        raise bad("lr/critic_lr", "learning rates must be > 0.", "Set positive learning rates.")
+
+
+class PPO(Algorithm):
+    requires_critic = True
+
+    def __init__(self, cfg: PPOConfig) -> None:
+        check_config(cfg)
+        self.cfg = cfg
+        self.optimizer: torch.optim.Optimizer | None = None
+        self.num_updates = 0
+        self.generator = torch.Generator().manual_seed(cfg.seed)
+        self._pending_state: dict[str, Any] | None = None
+
+    # ------------------------------------------------------------------ setup
+    def setup(self, policy: ChunkedPolicy) -> None:
+        if not getattr(policy, "has_critic", False):
+            raise ConfigError(
+                f"PPO needs a critic but the policy {type(policy).__name__} has has_critic=False.",
+                "Enable the policy's value head (e.g. policy.add_value_head=true) or use algorithm 'grpo'.",
+            )
+        cfg = self.cfg
+        actor, critic = [], []
+        for name, p in policy.named_parameters():
+            if p.requires_grad:
+                (critic if any(m in name for m in CRITIC_NAME_MARKERS) else actor).append(p)
+        groups = [{"params": actor, "lr": cfg.lr, "name": "actor"}]
+        if critic:
+            groups.append({"params": critic, "lr": cfg.critic_lr or cfg.lr, "name": "critic"})
+        groups = [g for g in groups if g["params"]]
+        for g in groups:
+            g["initial_lr"] = g["lr"]
+        self.optimizer = torch.optim.Adam(groups, eps=cfg.adam_eps, weight_decay=cfg.weight_decay)
+        if self._pending_state is not None:
+            self.load_state_dict(self._pending_state)
+
+    # ------------------------------------------------------------------ advantages
+    def _values(self, v: torch.Tensor) -> torch.Tensor:
+        """Values in the reward type's granularity ([T, N] or [T, N, C])."""
+        if self.cfg.reward_type == "chunk_level" and v.dim() == 3:
+            return v[..., 0]  # value of the chunk's start state
+        return v
+
+    def compute_advantages(self, buffer: RolloutBuffer) -> dict[str, float]:
+        cfg = self.cfg
+        if buffer.values is None:
+            raise ContractError(
+                "The rollout buffer holds no values: PPO needs the policy's critic values from act().",
+                "Use a policy with a value head (has_critic=True).",
+            )
+        if buffer.last_values is None:
+            raise ContractError(
+                "buffer.last_values is missing: PPO bootstraps the last chunk from the value of the next observation.",
+                "Call buffer.finish(last_values=policy.predict_values(next_obs)).",
+            )
+        if buffer.bootstrap_values is None and bool((buffer.truncations & buffer.valid).any()):
+            warnings.warn(
+                "Truncated episodes but no buffer.bootstrap_values: bootstrapping them from 0.", stacklevel=2
+            )
+        last = buffer.last_values.float()
+        last = last[..., 0] if last.dim() == 2 else last
+        boot = buffer.bootstrap_values
+        if boot is not None and boot.dim() == 3:
+            boot = boot[..., 0]
+        args = (buffer.rewards.float(), buffer.terminations, buffer.truncations, buffer.valid)
+        if cfg.reward_type == "action_level":
+            if buffer.values.dim() != 3:
+                raise ConfigError(
+                    f"algorithm.reward_type=action_level needs one value per sub-step [T, N, C], but the policy's "
+                    f"values have shape {tuple(buffer.values.shape)} (policy value_type 'chunk').",
+                    "Set algorithm.reward_type=chunk_level, or a policy with value_type 'action' "
+                    "(e.g. policy.value_type=action).",
+                )
+            adv, ret = gae_action_level(*args, buffer.values.float(), boot, last, cfg.gamma, cfg.gae_lambda)
+            mask = buffer.valid
+            rewards = buffer.rewards.float()
+        else:
+            values = self._values(buffer.values.float())
+            adv, ret = gae_chunk_level(*args, values, boot, last, cfg.gamma, cfg.gae_lambda)
+            x = chunk_level_inputs(*args, boot)
+            mask, rewards = x["valid"], x["rewards"]
+        buffer.advantages, buffer.returns = adv, ret
+        return {
+            "rollout/returns_mean": float(masked_mean(ret, mask)),
+            "rollout/advantages_mean": float(masked_mean(adv, mask)),
+            "rollout/rewards_mean": float(masked_mean(rewards, mask)),
+        }
+
+    # ------------------------------------------------------------------ update
+    def _set_lr(self) -> float:
+        assert self.optimizer is not None
+        frac = 1.0
+        if self.cfg.lr_anneal_updates:
+            frac = max(0.0, 1.0 - self.num_updates / self.cfg.lr_anneal_updates)
+        for g in self.optimizer.param_groups:
+            g["lr"] = g["initial_lr"] * frac
+        return self.optimizer.param_groups[0]["lr"]
+
+    @staticmethod
+    def _check_finite(name: str, value: torch.Tensor) -> None:
+        if not torch.isfinite(value).all():
+            raise NonFiniteLossError(
+                f"{name} is {float(value)} (not finite); the update stopped before the optimizer step, "
+                "so the weights and the last checkpoint are intact.",
+                "Lower algorithm.lr, enable algorithm.max_grad_norm, or check the rewards and the policy's "
+                "log-probs for NaN/inf.",
+            )
+
+    def update(self, policy: ChunkedPolicy, buffer: RolloutBuffer) -> dict[str, float]:
+        cfg = self.cfg
+        if self.optimizer is None:
+            raise ContractError("PPO.update() called before setup(policy).", "Call algorithm.setup(policy) first.")
+        if buffer.advantages is None or buffer.returns is None:
+            raise ContractError("PPO.update() called before compute_advantages().", "Call compute_advantages first.")
+        lr = self._set_lr()
+        warmup = self.num_updates < cfg.critic_warmup_steps
+
+        old_lp = buffer.log_probs.float()
+        lp_mask = mask_like(buffer.valid, old_lp)
+        adv_lp = broadcast_to(buffer.advantages, old_lp)
+        adv_mask = mask_like(buffer.valid, buffer.advantages)
+        old_v = buffer.values.float()
+        if cfg.reward_type == "chunk_level":
+            old_v = self._values(old_v)
+        v_mask = mask_like(buffer.valid, old_v)
+        returns = buffer.returns
+
+        total = buffer.n_chunks * buffer.num_envs
+        if cfg.num_minibatches > total:
+            raise ConfigError(
+                f"algorithm.num_minibatches={cfg.num_minibatches} exceeds the {total} decisions of a rollout.",
+                "Lower algorithm.num_minibatches or collect more chunks per rollout.",
+            )
+
+        def flat(x: torch.Tensor) -> torch.Tensor:
+            return x.reshape(-1, *x.shape[2:])
+
+        flat_adv, flat_adv_mask = flat(buffer.advantages), flat(adv_mask)
+        flat_lp, flat_lp_mask, flat_adv_lp = flat(old_lp), flat(lp_mask), flat(adv_lp)
+        flat_v, flat_v_mask, flat_ret = flat(old_v), flat(v_mask), flat(returns)
+        replay = buffer.flat("replay")
+
+        sums: dict[str, float] = defaultdict(float)
+        count = 0
+        stop = False
+        for _ in range(cfg.update_epochs):
+            for idx in buffer.minibatches(cfg.num_minibatches, self.generator):
+                out = policy.evaluate({k: v[idx] for k, v in replay.items()})
+                if out.values is None:
+                    raise ContractError("policy.evaluate() returned no values.", "Return critic values from evaluate().")
+                new_v = out.values.float()
+                if cfg.reward_type == "chunk_level" and new_v.dim() == 2:
+                    new_v = new_v[..., 0]
+                v_loss, v_clip = value_loss(
+                    new_v, flat_v[idx], flat_ret[idx], flat_v_mask[idx], cfg.value_clip, cfg.value_loss, cfg.huber_delta
+                )
+                adv = flat_adv_lp[idx]
+                if cfg.normalize_advantages:
+                    # Normalize at the advantages' own granularity, then broadcast to the log-probs.
+                    adv = broadcast_to(masked_normalize(flat_adv[idx], flat_adv_mask[idx]), adv)
+                pg_loss, pg_stats = clipped_policy_loss(
+                    out.log_probs.float(),
+                    flat_lp[idx],
+                    adv,
+                    flat_lp_mask[idx],
+                    cfg.clip_ratio_low,
+                    cfg.clip_ratio_high,
+                    cfg.clip_ratio_c,
+                )
+                entropy = masked_mean(out.entropy.float(), flat_lp_mask[idx])
+                self._check_finite("actor/policy_loss", pg_loss)
+                self._check_finite("actor/value_loss", v_loss)
+                self._check_finite("actor/entropy", entropy)
+                if warmup:
+                    loss = cfg.value_loss_coef * v_loss
+                else:
+                    loss = pg_loss + cfg.value_loss_coef * v_loss - cfg.entropy_coef * entropy
+                self._check_finite("actor/loss", loss)
+
+                self.optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                params = [p for g in self.optimizer.param_groups for p in g["params"]]
+                max_norm = cfg.max_grad_norm if cfg.max_grad_norm is not None else math.inf
+                grad_norm = torch.nn.utils.clip_grad_norm_(params, max_norm)
+                self._check_finite("actor/grad_norm", grad_norm)
+                self.optimizer.step()
+
+                for key, val in (
+                    ("actor/loss", loss),
+                    ("actor/policy_loss", pg_loss),
+                    ("actor/value_loss", v_loss),
+                    ("actor/entropy", entropy),
+                    ("actor/grad_norm", grad_norm),
+                    ("actor/approx_kl", pg_stats["approx_kl"]),
+                    ("actor/pg_clipfrac", pg_stats["pg_clipfrac"]),
+                    ("actor/value_clip_ratio", v_clip),
+                ):
+                    sums[key] += float(val)
+                count += 1
+                if cfg.target_kl is not None and not warmup and float(pg_stats["approx_kl"]) > 1.5 * cfg.target_kl:
+                    stop = True
+                    break
+            if stop:
+                break
+
+        self.num_updates += 1
+        metrics = {k: v / max(count, 1) for k, v in sums.items()}
+        metrics["actor/lr"] = float(lr)
+        metrics["actor/critic_warmup"] = float(warmup)
+        metrics["actor/minibatch_steps"] = float(count)
+        metrics["critic/explained_variance"] = explained_variance(old_v, returns, v_mask)
+        return metrics
+
+    # ------------------------------------------------------------------ resume
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "optimizer": None if self.optimizer is None else self.optimizer.state_dict(),
+            "num_updates": self.num_updates,
+            "generator": self.generator.get_state(),
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        if self.optimizer is None:
+            self._pending_state = state  # applied by setup(), which builds the optimizer
+            return
+        self._pending_state = None
+        if state.get("optimizer") is not None:
+            self.optimizer.load_state_dict(state["optimizer"])
+        self.num_updates = int(state.get("num_updates", 0))
+        if state.get("generator") is not None:
+            self.generator.set_state(state["generator"])
+
+
+def make(cfg: PPOConfig) -> PPO:
+    return PPO(cfg)
