@@ -73,7 +73,7 @@ def validate_section(schema: type | None, section: Any, where: str) -> Any:
         key = getattr(exc, "full_key", None) or "?"
         expected = {f.name: f.type for f in dataclasses.fields(schema)}.get(str(key).split(".")[0], "?")
         raise ConfigError(
-            f"Bad value for '{where}.{key}': {exc.msg if hasattr(exc, 'msg') else exc}",
+            f"Bad value for '{where}.{key}': {str(getattr(exc, 'msg', exc)).splitlines()[0]}",
             f"'{where}.{key}' expects {getattr(expected, '__name__', expected)}.",
         ) from exc
 

@@ -37,7 +37,7 @@ def resolve(kind: Kind, name: str, section: Any, registry: Registry | None = Non
     return provided, config
 
 
-def _factory(provided: Provided) -> Any:
+def factory_of(provided: Provided) -> Any:
     try:
         return provided.spec.load_factory()
     except Exception as exc:
@@ -50,7 +50,7 @@ def _factory(provided: Provided) -> Any:
 
 def build_env(name: str, section: Any = None, registry: Registry | None = None) -> ChunkedVectorEnv:
     provided, config = resolve("env", name, section, registry)
-    return _factory(provided)(config)
+    return factory_of(provided)(config)
 
 
 def build_policy(
@@ -61,9 +61,9 @@ def build_policy(
     registry: Registry | None = None,
 ) -> ChunkedPolicy:
     provided, config = resolve("policy", name, section, registry)
-    return _factory(provided)(config, observation_spec=observation_spec, action_spec=action_spec)
+    return factory_of(provided)(config, observation_spec=observation_spec, action_spec=action_spec)
 
 
 def build_algo(name: str, section: Any = None, registry: Registry | None = None) -> Algorithm:
     provided, config = resolve("algo", name, section, registry)
-    return _factory(provided)(config)
+    return factory_of(provided)(config)

@@ -26,6 +26,13 @@ class HostHooks:
     def vlarl_register(self) -> Iterable[PluginSpec]:
         """Declare the envs, policies or algorithms this module provides (light: no heavy imports)."""
 
+    @hookspec
+    def vlarl_plugin_details(self, registry: object) -> dict[str, list[str]] | None:
+        """Extra lines ``vlarl plugins`` shows under this module's plugins: ``{"kind:name": [lines]}``.
+
+        E.g. the IsaacLab env lists the tasks that other distributions registered with it.
+        """
+
     @hookspec(historic=True)
     def vlarl_addhooks(self, pluginmanager: pluggy.PluginManager) -> None:
         """Add hookspecs of this plugin's own, for sub-plugins (``pluginmanager.add_hookspecs``)."""

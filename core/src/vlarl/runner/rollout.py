@@ -5,6 +5,7 @@ Shared by the local runner, the Ray rollout workers and the conformance kit.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -75,8 +76,12 @@ def collect_rollout(
     n_chunks: int,
     buffer: RolloutBuffer | None = None,
     deterministic: bool = False,
+    on_chunk: Callable[[ChunkStep], None] | None = None,
 ) -> tuple[RolloutBuffer, ObsBatch, EpisodeLog]:
-    """Run ``n_chunks`` chunks from ``obs``; returns the finished buffer, the next obs and episode metrics."""
+    """Run ``n_chunks`` chunks from ``obs``; returns the finished buffer, the next obs and episode metrics.
+
+    ``on_chunk(step)`` sees every chunk's result (videos, live statistics).
+    """
     buffer = buffer or RolloutBuffer("cpu")
     episodes = EpisodeLog()
     for _ in range(n_chunks):
@@ -92,6 +97,8 @@ def collect_rollout(
                 bootstrap = torch.where(mask, final_values, torch.zeros_like(final_values))
         buffer.add(act, step, bootstrap)
         episodes.add(step, obs)
+        if on_chunk is not None:
+            on_chunk(step)
         obs = step.observations
     last = scalar_values(policy.predict_values(obs)) if policy.has_critic else None
     return buffer.finish(last), obs, episodes

@@ -1,0 +1,162 @@
+"""The ``vlarl`` command line: plugins, check, doctor, train, eval.
+
+Start-up stays light: subcommands import heavy modules only when they run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import traceback
+from collections.abc import Sequence
+
+from vlarl.errors import VlarlError
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="vlarl", description="RL fine-tuning of VLA policies: envs, policies and algorithms as plugins.")
+    p.add_argument("--debug", action="store_true", help="show tracebacks")
+    p.add_argument("--plugins", metavar="A,B", help="load only these plugins (entry-point or distribution names); env VLARL_PLUGINS")
+    p.add_argument("--disable-plugins", metavar="A,B", help="do not load these plugins; env VLARL_DISABLE_PLUGINS")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    sp = sub.add_parser("plugins", help="list installed plugins and whether their requirements are met")
+    sp.add_argument("--json", action="store_true", help="print a JSON list")
+    sp.add_argument("--kind", choices=["env", "policy", "algo"])
+
+    sc = sub.add_parser("check", help="run the conformance kit on one plugin")
+    sc.add_argument("kind", choices=["env", "policy", "algo"])
+    sc.add_argument("name")
+    sc.add_argument("overrides", nargs="*", metavar="key=value", help="settings of the checked plugin")
+    sc.add_argument("--chunk-len", type=int, default=4, help="chunk length for env checks (default 4)")
+    sc.add_argument("--env", default="gymnasium", help="env used to check an algorithm (default: gymnasium)")
+    sc.add_argument("--policy", default="mlp", help="policy used to check an algorithm (default: mlp)")
+
+    sub.add_parser("doctor", help="report Python, torch, GPU, MuJoCo GL and every plugin's requirements")
+
+    for name, helptext in (("train", "train: vlarl train CONFIG [key=value ...]"), ("eval", "evaluate: vlarl eval CONFIG checkpoint=PATH [key=value ...]")):
+        st = sub.add_parser(name, help=helptext)
+        st.add_argument("config", help="YAML config (see examples/)")
+        st.add_argument("overrides", nargs="*", metavar="key=value")
+    return p
+
+
+def _registry(args: argparse.Namespace):  # -> Registry, typed lazily to keep imports light
+    from vlarl.plugins.registry import Registry, _split, set_registry
+
+    allow = _split(args.plugins) if args.plugins else None
+    deny = _split(args.disable_plugins) if args.disable_plugins else None
+    registry = Registry(allow=allow, deny=deny)
+    set_registry(registry)
+    return registry
+
+
+def cmd_plugins(args: argparse.Namespace) -> int:
+    registry = _registry(args)
+    details: dict[str, list[str]] = {}
+    for result in registry.pm.hook.vlarl_plugin_details(registry=registry):
+        for key, lines in (result or {}).items():
+            details.setdefault(key, []).extend(lines)
+    rows = []
+    for p in registry.list(args.kind):
+        missing = p.spec.missing_requirements()
+        rows.append(
+            {
+                "kind": p.spec.kind,
+                "name": p.spec.name,
+                "distribution": p.distribution,
+                "version": p.version,
+                "module": p.module,
+                "description": p.spec.description,
+                "ok": not missing,
+                "missing": [{"what": r.missing(), "fix": r.fix} for r in missing],
+                "aliases": list(p.spec.aliases),
+                "details": details.get(f"{p.spec.kind}:{p.spec.name}", []),
+            }
+        )
+    failures = [f.message() for f in registry.failures]
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        for msg in failures:
+            print(msg, file=sys.stderr)
+        return 0
+    if not rows:
+        print("No vlarl plugins installed. Install one, e.g. pip install -e plugins/envs/gymnasium")
+    for r in rows:
+        status = "ok" if r["ok"] else "MISSING"
+        print(f"{r['kind']:<6} {r['name']:<16} {r['distribution']} {r['version']}  [{status}]  {r['description']}")
+        for m in r["missing"]:
+            print(f"         - {m['what']}; fix: {m['fix']}")
+        for line in r["details"]:
+            print(f"         {line}")
+    for msg in failures:
+        print(f"error: {msg}", file=sys.stderr)
+    return 0
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    _registry(args)
+    from vlarl.checks import run_check
+
+    report = run_check(args.kind, args.name, args.overrides, chunk_len=args.chunk_len, env_name=args.env, policy_name=args.policy)
+    print(report.table())
+    return 0 if report.ok else 1
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    registry = _registry(args)
+    from vlarl.doctor import doctor_lines
+
+    ok = True
+    for line, good in doctor_lines(registry):
+        ok &= good
+        print(f"[{'ok' if good else '!!'}] {line}")
+    return 0 if ok else 1
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    _registry(args)
+    from vlarl.config import load_config
+
+    cfg = load_config(args.config, args.overrides)
+    if args.command == "train":
+        from vlarl.runner.train import train
+
+        train(cfg)
+    else:
+        from vlarl.runner.evaluate import evaluate
+
+        evaluate(cfg)
+    return 0
+
+
+COMMANDS = {"plugins": cmd_plugins, "check": cmd_check, "doctor": cmd_doctor, "train": cmd_run, "eval": cmd_run}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    debug = args.debug or bool(os.environ.get("VLARL_DEBUG"))
+    try:
+        return COMMANDS[args.command](args)
+    except VlarlError as exc:
+        if debug:
+            traceback.print_exc()
+        print(f"error: {exc.problem}", file=sys.stderr)
+        if exc.fix:
+            print(f"fix: {exc.fix}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:
+        if debug:
+            traceback.print_exc()
+        else:
+            print(f"error: {type(exc).__name__}: {exc}\n(run with --debug for the traceback)", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,63 @@
+"""Build the pieces of a run (env, policy, algorithm, device, run directory) from a validated spec."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from omegaconf import OmegaConf
+
+from vlarl.errors import ConfigError
+from vlarl.plugins.build import factory_of
+from vlarl.runner.setup import RunSpec
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def pick_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(name)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(f"runner.device={name} but no CUDA GPU is visible.", "Set runner.device=cpu (or auto).")
+    return device
+
+
+def run_dir(spec: RunSpec) -> Path:
+    path = Path(spec.runner.logger.log_path) / spec.runner.logger.experiment_name
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def save_resolved_config(spec: RunSpec, path: Path) -> None:
+    (path / "config.yaml").write_text(OmegaConf.to_yaml(spec.raw, resolve=True))
+
+
+def build_env(spec: RunSpec) -> Any:
+    provided, config, _ = spec.plugins["env"]
+    return factory_of(provided)(config)
+
+
+def build_policy(spec: RunSpec, env: Any, device: torch.device) -> Any:
+    provided, config, _ = spec.plugins["policy"]
+    policy = factory_of(provided)(config, observation_spec=env.observation_spec, action_spec=env.action_spec)
+    return policy.to(device)
+
+
+def build_algorithm(spec: RunSpec, policy: Any) -> Any:
+    provided, config, _ = spec.plugins["algorithm"]
+    algo = factory_of(provided)(config)
+    if algo.requires_critic and not policy.has_critic:
+        raise ConfigError(
+            f"algorithm '{provided.spec.name}' needs a critic but the policy has none.",
+            "Enable the policy's value head (e.g. policy.critic=true) or use a critic-free algorithm such as grpo.",
+        )
+    algo.setup(policy)
+    return algo

@@ -1,0 +1,88 @@
+"""Validate a whole config before anything starts, then build env, policy and algorithm."""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+
+from vlarl.config import validate_section
+from vlarl.errors import ConfigError
+from vlarl.plugins.build import resolve
+from vlarl.plugins.registry import Provided
+from vlarl.runner.schema import HOST_SECTIONS, PLUGIN_SECTIONS, ClusterConfig, RolloutConfig, RunnerConfig, VideoConfig
+
+TOP_LEVEL = [*PLUGIN_SECTIONS, *HOST_SECTIONS, "checkpoint"]
+
+
+@dataclass
+class RunSpec:
+    """A validated config: host sections as dataclasses, plugin sections resolved."""
+
+    raw: DictConfig
+    runner: RunnerConfig
+    rollout: RolloutConfig
+    cluster: ClusterConfig
+    video: VideoConfig
+    plugins: dict[str, tuple[Provided, Any, dict[str, Any]]]
+    """section -> (provided, validated config instance, raw section without 'name')."""
+
+    def section(self, name: str) -> dict[str, Any]:
+        return self.plugins[name][2]
+
+
+def validate(cfg: DictConfig) -> RunSpec:
+    for key in cfg.keys():
+        if key not in TOP_LEVEL:
+            close = difflib.get_close_matches(str(key), TOP_LEVEL, n=1)
+            raise ConfigError(
+                f"Unknown top-level config section '{key}'.",
+                (f"Did you mean '{close[0]}'? " if close else "") + f"Valid sections: {', '.join(TOP_LEVEL)}.",
+            )
+    plugins = {}
+    for section, kind in PLUGIN_SECTIONS.items():
+        raw = cfg.get(section)
+        if raw is None or "name" not in raw:
+            raise ConfigError(
+                f"The config has no {section}.name.",
+                f"Add a '{section}:' section with 'name: <plugin>' (list them with 'vlarl plugins --kind {kind}').",
+            )
+        body = OmegaConf.to_container(raw, resolve=True)
+        name = body.pop("name")
+        provided, config = resolve(kind, str(name), body)
+        plugins[section] = (provided, config, body)
+    host = {k: validate_section(schema, cfg.get(k), k) for k, schema in HOST_SECTIONS.items()}
+    spec = RunSpec(cfg, host["runner"], host["rollout"], host["cluster"], host["video_cfg"], plugins)
+    _check_consistency(spec)
+    return spec
+
+
+def _check_consistency(spec: RunSpec) -> None:
+    if spec.runner.max_epochs < 1:
+        raise ConfigError("runner.max_epochs must be >= 1.", "Set runner.max_epochs to the number of training iterations.")
+    if spec.rollout.n_chunks < 1:
+        raise ConfigError("rollout.n_chunks must be >= 1.", "Set rollout.n_chunks to the chunks per sub-env per rollout.")
+    if spec.cluster.backend not in ("local", "ray"):
+        raise ConfigError(f"cluster.backend={spec.cluster.backend!r} is invalid.", "Use 'local' or 'ray'.")
+    if spec.rollout.pipeline_stage_num < 1:
+        raise ConfigError("rollout.pipeline_stage_num must be >= 1.", "Use 1 (no pipelining) or 2.")
+    unknown = set(spec.runner.logger.logger_backends) - {"tensorboard", "wandb"}
+    if unknown:
+        raise ConfigError(f"Unknown runner.logger.logger_backends: {sorted(unknown)}.", "Use tensorboard and/or wandb.")
+    env_cfg = spec.plugins["env"][1]
+    algo_cfg = spec.plugins["algorithm"][1]
+    num_envs = getattr(env_cfg, "num_envs", None)
+    group = getattr(algo_cfg, "group_size", None)
+    if num_envs is not None and group and num_envs % group:
+        raise ConfigError(
+            f"algorithm.group_size={group} does not divide env.num_envs={num_envs}.",
+            "Set env.num_envs to a multiple of algorithm.group_size.",
+        )
+    stages = spec.rollout.pipeline_stage_num
+    if num_envs is not None and num_envs % stages:
+        raise ConfigError(
+            f"rollout.pipeline_stage_num={stages} does not divide env.num_envs={num_envs}.",
+            "Use a num_envs divisible by the number of pipeline stages.",
+        )
