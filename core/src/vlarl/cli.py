@@ -16,9 +16,15 @@ from vlarl.errors import VlarlError
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="vlarl", description="RL fine-tuning of VLA policies: envs, policies and algorithms as plugins.")
+    p = argparse.ArgumentParser(
+        prog="vlarl", description="RL fine-tuning of VLA policies: envs, policies and algorithms as plugins."
+    )
     p.add_argument("--debug", action="store_true", help="show tracebacks")
-    p.add_argument("--plugins", metavar="A,B", help="load only these plugins (entry-point or distribution names); env VLARL_PLUGINS")
+    p.add_argument(
+        "--plugins",
+        metavar="A,B",
+        help="load only these plugins (entry-point or distribution names); env VLARL_PLUGINS",
+    )
     p.add_argument("--disable-plugins", metavar="A,B", help="do not load these plugins; env VLARL_DISABLE_PLUGINS")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -36,7 +42,10 @@ def _parser() -> argparse.ArgumentParser:
 
     sub.add_parser("doctor", help="report Python, torch, GPU, MuJoCo GL and every plugin's requirements")
 
-    for name, helptext in (("train", "train: vlarl train CONFIG [key=value ...]"), ("eval", "evaluate: vlarl eval CONFIG checkpoint=PATH [key=value ...]")):
+    for name, helptext in (
+        ("train", "train: vlarl train CONFIG [key=value ...]"),
+        ("eval", "evaluate: vlarl eval CONFIG checkpoint=PATH [key=value ...]"),
+    ):
         st = sub.add_parser(name, help=helptext)
         st.add_argument("config", help="YAML config (see examples/)")
         st.add_argument("overrides", nargs="*", metavar="key=value")
@@ -100,7 +109,9 @@ def cmd_check(args: argparse.Namespace) -> int:
     _registry(args)
     from vlarl.checks import run_check
 
-    report = run_check(args.kind, args.name, args.overrides, chunk_len=args.chunk_len, env_name=args.env, policy_name=args.policy)
+    report = run_check(
+        args.kind, args.name, args.overrides, chunk_len=args.chunk_len, env_name=args.env, policy_name=args.policy
+    )
     print(report.table())
     return 0 if report.ok else 1
 

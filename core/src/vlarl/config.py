@@ -24,7 +24,9 @@ def parse_overrides(items: list[str]) -> DictConfig:
     try:
         return OmegaConf.from_dotlist(items)
     except OmegaConfBaseException as exc:
-        raise ConfigError(f"Could not parse overrides {items}: {exc}", "Quote values that contain spaces or ':'.") from exc
+        raise ConfigError(
+            f"Could not parse overrides {items}: {exc}", "Quote values that contain spaces or ':'."
+        ) from exc
 
 
 def load_config(path: str | Path | None, overrides: list[str] | None = None) -> DictConfig:
@@ -33,11 +35,16 @@ def load_config(path: str | Path | None, overrides: list[str] | None = None) -> 
     if path is not None:
         p = Path(path)
         if not p.is_file():
-            raise ConfigError(f"Config file {p} does not exist.", "Pass the path of a YAML config, e.g. examples/gymnasium_cartpole_ppo_mlp.yaml.")
+            raise ConfigError(
+                f"Config file {p} does not exist.",
+                "Pass the path of a YAML config, e.g. examples/gymnasium_cartpole_ppo_mlp.yaml.",
+            )
         try:
             base = OmegaConf.load(p)
         except Exception as exc:
-            raise ConfigError(f"Config file {p} is not valid YAML: {exc}", "Fix the YAML syntax at the position shown.") from exc
+            raise ConfigError(
+                f"Config file {p} is not valid YAML: {exc}", "Fix the YAML syntax at the position shown."
+            ) from exc
     if overrides:
         base = OmegaConf.merge(base, parse_overrides(overrides))
     return base  # type: ignore[return-value]
@@ -58,7 +65,7 @@ def validate_section(schema: type | None, section: Any, where: str) -> Any:
     if schema is None:
         return OmegaConf.to_container(raw, resolve=True)
     valid = _field_names(schema)
-    for key in raw.keys():
+    for key in raw:
         if key not in valid:
             close = difflib.get_close_matches(str(key), valid, n=1)
             hint = f"Did you mean '{close[0]}'? " if close else ""

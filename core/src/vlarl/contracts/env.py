@@ -61,9 +61,7 @@ class ChunkedVectorEnv(ABC):
     """None: NumPy arrays on the CPU. A torch device: tensors on it (GPU-batched simulators)."""
 
     @abstractmethod
-    def reset(
-        self, seed: int | None = None, options: dict[str, Any] | None = None
-    ) -> tuple[ObsBatch, dict[str, Any]]:
+    def reset(self, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[ObsBatch, dict[str, Any]]:
         """Reset every sub-env; returns observations and infos."""
 
     @abstractmethod

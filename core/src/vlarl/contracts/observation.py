@@ -61,7 +61,9 @@ def put(target: ObsBatch, index: Any, source: ObsBatch) -> None:
 def copy(obs: ObsBatch) -> ObsBatch:
     out: dict[str, Any] = {}
     for key, value in obs.items():
-        out[key] = list(value) if key == "task_descriptions" else value.copy() if hasattr(value, "copy") else value.clone()
+        out[key] = (
+            list(value) if key == "task_descriptions" else value.copy() if hasattr(value, "copy") else value.clone()
+        )
     return out  # type: ignore[return-value]
 
 

@@ -38,7 +38,7 @@ class SubStepVectorEnv(ChunkedVectorEnv):
     def __init__(self, num_envs: int, max_episode_steps: int) -> None:
         self.num_envs = num_envs
         self.max_episode_steps = max_episode_steps
-        self._obs: ObsBatch | None = None
+        self._current: ObsBatch | None = None
         self._ep_return = np.zeros(num_envs, dtype=np.float64)
         self._ep_len = np.zeros(num_envs, dtype=np.int64)
         self._ep_success_once = np.zeros(num_envs, dtype=bool)
@@ -52,6 +52,11 @@ class SubStepVectorEnv(ChunkedVectorEnv):
     def step_envs(self, ids: np.ndarray, actions: np.ndarray) -> SubStepResult:
         """Step sub-envs ``ids`` by one action each (``actions``: [len(ids), A], env units)."""
 
+    @property
+    def current_observations(self) -> ObsBatch | None:
+        """The latest observation batch (after autoreset), or None before the first reset."""
+        return self._current
+
     # ------------------------------------------------------------------ contract
     def reset(self, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[ObsBatch, dict[str, Any]]:
         options = dict(options or {})
@@ -60,12 +65,12 @@ class SubStepVectorEnv(ChunkedVectorEnv):
         ids = np.arange(self.num_envs)
         if group_size:
             options["group_ids"] = ids // group_size
-        self._obs = self.reset_envs(ids, seeds, options)
+        self._current = self.reset_envs(ids, seeds, options)
         self._clear_episodes(ids)
-        return ob.copy(self._obs), {}
+        return ob.copy(self._current), {}
 
     def chunk_step(self, actions: Any) -> ChunkStep:
-        if self._obs is None:
+        if self._current is None:
             raise ContractError("chunk_step() called before reset().", "Call env.reset() first.")
         actions = np.asarray(actions, dtype=np.float32)
         n, a = self.num_envs, self.action_spec.dim
@@ -85,7 +90,7 @@ class SubStepVectorEnv(ChunkedVectorEnv):
             if ids.size == 0:
                 break
             res = self.step_envs(ids, actions[ids, k])
-            ob.put(self._obs, ids, res.observations)
+            ob.put(self._current, ids, res.observations)
             self._ep_len[ids] += 1
             self._ep_return[ids] += res.rewards
             self._ep_success_once[ids] |= res.successes.astype(bool)
@@ -99,7 +104,7 @@ class SubStepVectorEnv(ChunkedVectorEnv):
             valid[ids, k] = True
             active[ids[term | trunc]] = False
         done = ~active
-        final_obs = ob.copy(self._obs)
+        final_obs = ob.copy(self._current)
         episode = {
             "success_once": self._ep_success_once.copy(),
             "success_at_end": self._ep_success_last.copy(),
@@ -108,10 +113,10 @@ class SubStepVectorEnv(ChunkedVectorEnv):
         }
         if done.any():
             ids = np.flatnonzero(done)
-            ob.put(self._obs, ids, self.reset_envs(ids, [None] * ids.size, {}))
+            ob.put(self._current, ids, self.reset_envs(ids, [None] * ids.size, {}))
             self._clear_episodes(ids)
         infos = {"done": done, "episode": episode, "final_observation": final_obs}
-        return ChunkStep(ob.copy(self._obs), rewards, terms, truncs, valid, infos)
+        return ChunkStep(ob.copy(self._current), rewards, terms, truncs, valid, infos)
 
     def _clear_episodes(self, ids: np.ndarray) -> None:
         self._ep_return[ids] = 0.0

@@ -32,7 +32,9 @@ def require(provided: Provided) -> None:
 def resolve(kind: Kind, name: str, section: Any, registry: Registry | None = None) -> tuple[Provided, Any]:
     """Find the plugin, validate its config section, check its requirements."""
     provided = (registry or get_registry()).get(kind, name)
-    config = validate_section(provided.spec.config, section, where={"env": "env", "policy": "policy", "algo": "algorithm"}[kind])
+    config = validate_section(
+        provided.spec.config, section, where={"env": "env", "policy": "policy", "algo": "algorithm"}[kind]
+    )
     require(provided)
     return provided, config
 

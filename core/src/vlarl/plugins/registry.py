@@ -76,6 +76,8 @@ class Registry:
         self.deny = set(deny) if deny is not None else _split(os.environ.get(DENY_ENV))
         self.pm = pluggy.PluginManager(PROJECT)
         self.pm.add_hookspecs(HostHooks)
+        # Historic: each plugin registered later gets its vlarl_addhooks called on registration.
+        self.pm.hook.vlarl_addhooks.call_historic(kwargs={"pluginmanager": self.pm})
         self.failures: list[LoadFailure] = []
         self.provided: dict[tuple[Kind, str], list[Provided]] = {}
         all_eps = list(eps) if eps is not None else self._installed_entry_points()
@@ -120,7 +122,7 @@ class Registry:
                     if spec.kind != expected_kind:
                         raise TypeError(
                             f"{spec.kind} '{spec.name}' declared under the entry-point group {ep.group}; "
-                            f"declare it under {[g for g, k in ENTRY_POINT_GROUPS.items() if k == spec.kind][0]}"
+                            f"declare it under {next(g for g, k in ENTRY_POINT_GROUPS.items() if k == spec.kind)}"
                         )
             except Exception as exc:
                 self.failures.append(LoadFailure(ep.group, ep.name, dist, version, f"{type(exc).__name__}: {exc}"))
@@ -132,7 +134,9 @@ class Registry:
         try:
             self.pm.check_pending()
         except pluggy.PluginValidationError as exc:
-            self.failures.append(LoadFailure("?", exc.plugin_name, "?", "?", str(exc)))
+            name = self.pm.get_name(exc.plugin) or "?"
+            group, ep_name, dist = ([*name.split(":"), "?", "?"])[:3]
+            self.failures.append(LoadFailure(group, ep_name, dist, "?", f"implements a hook nobody declares: {exc}"))
 
     def names(self, kind: Kind) -> list[str]:
         return sorted({p.spec.name for (k, _), ps in self.provided.items() if k == kind for p in ps})

@@ -58,7 +58,9 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def save_checkpoint(root: Path, iteration: int, policy: torch.nn.Module, trainer_state: dict[str, Any], meta: dict[str, Any]) -> Path:
+def save_checkpoint(
+    root: Path, iteration: int, policy: torch.nn.Module, trainer_state: dict[str, Any], meta: dict[str, Any]
+) -> Path:
     root.mkdir(parents=True, exist_ok=True)
     final = root / f"{PREFIX}{iteration:06d}"
     tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", dir=root))
@@ -91,8 +93,13 @@ def latest_checkpoint(root: Path) -> Path | None:
 def load_weights(path: Path, policy: torch.nn.Module, strict: bool = True) -> None:
     file = path / "model.safetensors"
     if not file.is_file():
-        raise ConfigError(f"{path} is not a vlarl checkpoint (no model.safetensors).", "Pass a checkpoints/step_XXXXXX directory of a run.")
-    state = load_file(str(file), device=str(next(iter(policy.state_dict().values())).device) if policy.state_dict() else "cpu")
+        raise ConfigError(
+            f"{path} is not a vlarl checkpoint (no model.safetensors).",
+            "Pass a checkpoints/step_XXXXXX directory of a run.",
+        )
+    state = load_file(
+        str(file), device=str(next(iter(policy.state_dict().values())).device) if policy.state_dict() else "cpu"
+    )
     missing, unexpected = policy.load_state_dict(state, strict=False)
     if strict and (missing or unexpected):
         raise ConfigError(

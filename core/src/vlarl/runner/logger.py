@@ -9,7 +9,9 @@ from typing import Any
 
 
 class MetricLogger:
-    def __init__(self, run_dir: Path, backends: list[str], project: str, experiment: str, config: dict[str, Any]) -> None:
+    def __init__(
+        self, run_dir: Path, backends: list[str], project: str, experiment: str, config: dict[str, Any]
+    ) -> None:
         self.run_dir = run_dir
         self._jsonl = open(run_dir / "metrics.jsonl", "a")  # noqa: SIM115 - closed in close()
         self._tb = None
@@ -24,7 +26,10 @@ class MetricLogger:
             except ImportError as exc:
                 from vlarl.errors import ConfigError
 
-                raise ConfigError("runner.logger.logger_backends lists wandb, which is not installed.", "pip install 'vlarl[wandb]' (set WANDB_MODE=offline without network).") from exc
+                raise ConfigError(
+                    "runner.logger.logger_backends lists wandb, which is not installed.",
+                    "pip install 'vlarl[wandb]' (set WANDB_MODE=offline without network).",
+                ) from exc
             self._wandb = wandb.init(project=project, name=experiment, config=config, dir=str(run_dir), resume="allow")
 
     def log(self, metrics: dict[str, float], step: int) -> None:

@@ -34,7 +34,7 @@ class RunSpec:
 
 
 def validate(cfg: DictConfig) -> RunSpec:
-    for key in cfg.keys():
+    for key in cfg:
         if key not in TOP_LEVEL:
             close = difflib.get_close_matches(str(key), TOP_LEVEL, n=1)
             raise ConfigError(
@@ -61,9 +61,13 @@ def validate(cfg: DictConfig) -> RunSpec:
 
 def _check_consistency(spec: RunSpec) -> None:
     if spec.runner.max_epochs < 1:
-        raise ConfigError("runner.max_epochs must be >= 1.", "Set runner.max_epochs to the number of training iterations.")
+        raise ConfigError(
+            "runner.max_epochs must be >= 1.", "Set runner.max_epochs to the number of training iterations."
+        )
     if spec.rollout.n_chunks < 1:
-        raise ConfigError("rollout.n_chunks must be >= 1.", "Set rollout.n_chunks to the chunks per sub-env per rollout.")
+        raise ConfigError(
+            "rollout.n_chunks must be >= 1.", "Set rollout.n_chunks to the chunks per sub-env per rollout."
+        )
     if spec.cluster.backend not in ("local", "ray"):
         raise ConfigError(f"cluster.backend={spec.cluster.backend!r} is invalid.", "Use 'local' or 'ray'.")
     if spec.rollout.pipeline_stage_num < 1:

@@ -44,7 +44,9 @@ class TrainSummary:
         m = self.last_metrics
         lines = [f"Trained {self.iterations} iterations, {self.env_steps} env steps. Run directory: {self.run_dir}"]
         if "env/return" in m:
-            lines.append(f"  last rollout: return {m['env/return']:.2f}, success_once {m.get('env/success_once', 0):.1%}, episode_len {m.get('env/episode_len', 0):.1f}")
+            lines.append(
+                f"  last rollout: return {m['env/return']:.2f}, success_once {m.get('env/success_once', 0):.1%}, episode_len {m.get('env/episode_len', 0):.1f}"
+            )
         lines.append(f"  TensorBoard: tensorboard --logdir {self.run_dir / 'tensorboard'}")
         if self.checkpoint is not None:
             lines.append(f"  checkpoint: {self.checkpoint}")
@@ -61,7 +63,10 @@ def _resume_path(spec: RunSpec, ckpt_root: Path) -> Path | None:
         return ckpt.latest_checkpoint(ckpt_root)
     path = Path(resume)
     if not (path / "meta.json").is_file():
-        raise ConfigError(f"runner.resume={resume} is not a checkpoint directory.", "Pass a checkpoints/step_XXXXXX directory, or 'auto'.")
+        raise ConfigError(
+            f"runner.resume={resume} is not a checkpoint directory.",
+            "Pass a checkpoints/step_XXXXXX directory, or 'auto'.",
+        )
     return path
 
 
@@ -139,7 +144,9 @@ class LocalTrainer:
 
         self.policy.eval()
         buffer = RolloutBuffer(self.spec.rollout.buffer_device)
-        buffer, obs, episodes = collect_rollout(self.env, self.policy, obs, self.spec.rollout.n_chunks, buffer, on_chunk=on_chunk)
+        buffer, obs, episodes = collect_rollout(
+            self.env, self.policy, obs, self.spec.rollout.n_chunks, buffer, on_chunk=on_chunk
+        )
         t1 = time.perf_counter()
         steps = int(buffer.valid.sum())
         self.env_steps += steps

@@ -49,7 +49,14 @@ class VideoRecorder:
         self.success |= success
         if self.info:
             desc = obs["task_descriptions"][0]
-            frame = overlay(frame, [desc[:48], f"step {step}  reward {reward:+.2f}  return {self.total_reward:.2f}", f"success {self.success}"])
+            frame = overlay(
+                frame,
+                [
+                    desc[:48],
+                    f"step {step}  reward {reward:+.2f}  return {self.total_reward:.2f}",
+                    f"success {self.success}",
+                ],
+            )
         self.frames.append(frame)
 
     def write(self, name: str) -> Path | None:

@@ -29,9 +29,15 @@ def check_algorithm(
     try:
         algo = make_algo()
         policy = make_policy(env)
-        report.run("is an Algorithm", lambda: expect(isinstance(algo, Algorithm), "must subclass vlarl.contracts.algorithm.Algorithm") or "")
+        report.run(
+            "is an Algorithm",
+            lambda: expect(isinstance(algo, Algorithm), "must subclass vlarl.contracts.algorithm.Algorithm") or "",
+        )
         if algo.requires_critic:
-            report.run("critic present", lambda: expect(policy.has_critic, "the algorithm requires a critic; the policy has none") or "")
+            report.run(
+                "critic present",
+                lambda: expect(policy.has_critic, "the algorithm requires a critic; the policy has none") or "",
+            )
         obs, _ = env.reset(seed=seed, options=algo.reset_options())
         buffer, _, _ = collect_rollout(env, policy, obs, n_chunks)
         algo.setup(policy)
@@ -40,7 +46,10 @@ def check_algorithm(
             metrics = algo.compute_advantages(buffer)
             expect(buffer.advantages is not None, "compute_advantages did not set buffer.advantages")
             expect(bool(torch.isfinite(buffer.advantages).all()), "advantages have NaN or inf")
-            expect(buffer.advantages.shape[:2] == buffer.rewards.shape[:2], f"advantages shape {tuple(buffer.advantages.shape)} does not start with [n_chunks, N]")
+            expect(
+                buffer.advantages.shape[:2] == buffer.rewards.shape[:2],
+                f"advantages shape {tuple(buffer.advantages.shape)} does not start with [n_chunks, N]",
+            )
             bad = [k for k, v in metrics.items() if not math.isfinite(v)]
             expect(not bad, f"non-finite rollout metrics: {bad}")
             return f"advantages {tuple(buffer.advantages.shape)}"
@@ -53,7 +62,9 @@ def check_algorithm(
             expect(isinstance(metrics, dict) and metrics, "update must return a non-empty metrics dict")
             bad = [k for k, v in metrics.items() if not math.isfinite(float(v))]
             expect(not bad, f"non-finite update metrics: {bad}")
-            changed = [n for n, p in policy.named_parameters() if p.requires_grad and not torch.equal(before[n], p.detach())]
+            changed = [
+                n for n, p in policy.named_parameters() if p.requires_grad and not torch.equal(before[n], p.detach())
+            ]
             expect(bool(changed), "update changed no parameter")
             return f"{len(changed)}/{len(before)} tensors changed; metrics: {', '.join(sorted(metrics)[:6])}..."
 

@@ -49,7 +49,9 @@ def _check_specs(env: ChunkedVectorEnv) -> str:
     expect(len(set(names)) == len(names), f"action dim names are not unique: {names}")
     if env.action_spec.gripper != "none":
         expect(bool(env.action_spec.gripper_indices), "a gripper convention is declared but no dim has kind='gripper'")
-    expect(isinstance(env.max_episode_steps, int) and env.max_episode_steps > 0, "max_episode_steps must be a positive int")
+    expect(
+        isinstance(env.max_episode_steps, int) and env.max_episode_steps > 0, "max_episode_steps must be a positive int"
+    )
     return f"N={env.num_envs}, A={env.action_spec.dim}, obs={env.observation_spec.keys}"
 
 
@@ -66,8 +68,14 @@ def _check_chunk(step: Any, n: int, c: int, spec: ObservationSpec) -> None:
     for i in range(n):
         ends = np.flatnonzero(ended[i])
         last = ends[0] if ends.size else c - 1
-        expect(ends.size <= 1, f"sub-env {i} ended twice in one chunk (sub-steps {ends.tolist()}); reset only at the chunk boundary")
-        expect(valid[i, : last + 1].all() and not valid[i, last + 1 :].any(), f"sub-env {i}: valid {valid[i].tolist()} must be True up to the end of its episode and False after")
+        expect(
+            ends.size <= 1,
+            f"sub-env {i} ended twice in one chunk (sub-steps {ends.tolist()}); reset only at the chunk boundary",
+        )
+        expect(
+            valid[i, : last + 1].all() and not valid[i, last + 1 :].any(),
+            f"sub-env {i}: valid {valid[i].tolist()} must be True up to the end of its episode and False after",
+        )
         expect((rewards[i, last + 1 :] == 0).all(), f"sub-env {i}: rewards after the episode ended must be 0")
     infos = step.infos
     for key in ("done", "episode", "final_observation"):
@@ -100,9 +108,18 @@ def _episode_bookkeeping(make_env: Callable[[], ChunkedVectorEnv], chunk_len: in
             done = _np(step.infos["done"])
             ep = step.infos["episode"]
             for i in np.flatnonzero(done):
-                expect(int(_np(ep["episode_len"])[i]) == steps[i], f"sub-env {i}: episode_len {_np(ep['episode_len'])[i]} != {steps[i]} valid sub-steps counted since its reset")
-                expect(np.isclose(float(_np(ep["return"])[i]), returns[i], atol=1e-4), f"sub-env {i}: return {_np(ep['return'])[i]} != sum of its rewards {returns[i]}")
-                expect(steps[i] <= env.max_episode_steps, f"sub-env {i}: episode of {steps[i]} steps exceeds max_episode_steps={env.max_episode_steps}")
+                expect(
+                    int(_np(ep["episode_len"])[i]) == steps[i],
+                    f"sub-env {i}: episode_len {_np(ep['episode_len'])[i]} != {steps[i]} valid sub-steps counted since its reset",
+                )
+                expect(
+                    np.isclose(float(_np(ep["return"])[i]), returns[i], atol=1e-4),
+                    f"sub-env {i}: return {_np(ep['return'])[i]} != sum of its rewards {returns[i]}",
+                )
+                expect(
+                    steps[i] <= env.max_episode_steps,
+                    f"sub-env {i}: episode of {steps[i]} steps exceeds max_episode_steps={env.max_episode_steps}",
+                )
                 if bool(_np(ep["success_at_end"])[i]):
                     expect(bool(_np(ep["success_once"])[i]), f"sub-env {i}: success_at_end without success_once")
             steps[done] = 0
@@ -150,7 +167,10 @@ def _group_reset(env: ChunkedVectorEnv, seed: int) -> str:
         raise SkipCheck("needs an even num_envs >= 2")
     obs, _ = env.reset(seed=seed, options={GROUP_SIZE_OPTION: 2})
     for g in range(n // 2):
-        expect(_same_obs(obs, obs, 2 * g, 2 * g + 1), f"group {g}: sub-envs {2 * g} and {2 * g + 1} do not share an initial state under group_size=2")
+        expect(
+            _same_obs(obs, obs, 2 * g, 2 * g + 1),
+            f"group {g}: sub-envs {2 * g} and {2 * g + 1} do not share an initial state under group_size=2",
+        )
     return "members of each group of 2 share their initial observation"
 
 
@@ -160,7 +180,7 @@ def _gym_view(env: ChunkedVectorEnv, seed: int) -> str:
     view = GymVectorEnvView(env)
     obs, _ = view.reset(seed=seed)
     expect(set(obs) == set(view.single_observation_space.spaces), "VectorEnv view reset keys differ from its space")
-    _, rewards, terms, truncs, _ = view.step(view.action_space.sample())
+    _, rewards, terms, _truncs, _ = view.step(view.action_space.sample())
     expect(rewards.shape == (env.num_envs,) and terms.shape == (env.num_envs,), "VectorEnv view step shapes are wrong")
     return "reset and one step through gymnasium's VectorEnv API"
 

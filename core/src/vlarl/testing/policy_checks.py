@@ -28,12 +28,21 @@ def _check_act(policy: ChunkedPolicy, out: ActOutput, n: int) -> str:
     expect(bool(torch.isfinite(out.actions).all()), "actions have NaN or inf")
     expect(policy.logprob_type in LOGPROB_RANK, f"logprob_type {policy.logprob_type!r} is not token/action/chunk")
     lp = out.log_probs
-    expect(tuple(lp.shape) == expected_logprob_shape(policy, n, lp), f"log_probs shape {tuple(lp.shape)} does not fit logprob_type={policy.logprob_type!r} ({expected_logprob_shape(policy, n, lp)})")
-    expect(bool(torch.isfinite(lp).all()) and bool((lp <= 1e-4).all() or policy.logprob_type != "token"), "log_probs must be finite (and <= 0 for token probabilities)")
+    expect(
+        tuple(lp.shape) == expected_logprob_shape(policy, n, lp),
+        f"log_probs shape {tuple(lp.shape)} does not fit logprob_type={policy.logprob_type!r} ({expected_logprob_shape(policy, n, lp)})",
+    )
+    expect(
+        bool(torch.isfinite(lp).all()) and bool((lp <= 1e-4).all() or policy.logprob_type != "token"),
+        "log_probs must be finite (and <= 0 for token probabilities)",
+    )
     if policy.has_critic:
         expect(out.values is not None, "has_critic=True but act returned values=None")
         shape = (n,) if policy.value_type == "chunk" else (n, c)
-        expect(tuple(out.values.shape) == shape, f"values shape {tuple(out.values.shape)} != {shape} for value_type={policy.value_type!r}")
+        expect(
+            tuple(out.values.shape) == shape,
+            f"values shape {tuple(out.values.shape)} != {shape} for value_type={policy.value_type!r}",
+        )
     else:
         expect(out.values is None, "has_critic=False but act returned values")
     for key, value in out.replay.items():
@@ -46,7 +55,10 @@ def _agreement(policy: ChunkedPolicy, obs: ObsBatch, atol: float) -> str:
     policy.eval()
     out = policy.act(obs)
     ev = policy.evaluate(out.replay)
-    expect(ev.log_probs.shape == out.log_probs.shape, f"evaluate log_probs shape {tuple(ev.log_probs.shape)} != act's {tuple(out.log_probs.shape)}")
+    expect(
+        ev.log_probs.shape == out.log_probs.shape,
+        f"evaluate log_probs shape {tuple(ev.log_probs.shape)} != act's {tuple(out.log_probs.shape)}",
+    )
     err = (ev.log_probs.detach().float() - out.log_probs.float()).abs().max().item()
     expect(err <= atol, f"evaluate(replay) log_probs differ from act's by {err:.3g} > {atol:g} at unchanged weights")
     expect(ev.entropy.shape == ev.log_probs.shape, f"entropy shape {tuple(ev.entropy.shape)} != log_probs shape")
@@ -100,7 +112,16 @@ def check_policy(
     policy = make_policy()
     obs = obs if obs is not None else synthetic_obs(observation_spec, batch_size)
     n = len(obs["task_descriptions"])
-    report.run("is a ChunkedPolicy (torch module)", lambda: expect(isinstance(policy, ChunkedPolicy) and isinstance(policy, torch.nn.Module), "must subclass vlarl.contracts.policy.ChunkedPolicy") or "")
+    report.run(
+        "is a ChunkedPolicy (torch module)",
+        lambda: (
+            expect(
+                isinstance(policy, ChunkedPolicy) and isinstance(policy, torch.nn.Module),
+                "must subclass vlarl.contracts.policy.ChunkedPolicy",
+            )
+            or ""
+        ),
+    )
     report.run("act shapes and dtypes", lambda: _check_act(policy, policy.act(obs), n))
 
     def deterministic() -> str:

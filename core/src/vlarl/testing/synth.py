@@ -8,7 +8,9 @@ from vlarl.contracts.observation import ObsBatch
 from vlarl.contracts.spaces import ObservationSpec
 
 
-def synthetic_obs(spec: ObservationSpec, batch_size: int, seed: int = 0, task: str = "pick up the red block") -> ObsBatch:
+def synthetic_obs(
+    spec: ObservationSpec, batch_size: int, seed: int = 0, task: str = "pick up the red block"
+) -> ObsBatch:
     rng = np.random.default_rng(seed)
     obs: ObsBatch = {"task_descriptions": [task] * batch_size}
     for key in ("images", "wrist_images"):

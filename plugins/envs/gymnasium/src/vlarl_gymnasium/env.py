@@ -6,11 +6,11 @@ from typing import Any
 
 import gymnasium as gym
 import numpy as np
-
 from vlarl.contracts.observation import ObsBatch
 from vlarl.contracts.spaces import ActionDim, ActionSpec, ObservationSpec
 from vlarl.envs.substep import SubStepResult, SubStepVectorEnv
 from vlarl.errors import ConfigError
+
 from vlarl_gymnasium.register import GymnasiumEnvConfig
 
 DISCRETE_DIM_NAME = "discrete_action"
@@ -33,11 +33,17 @@ def _make_one(cfg: GymnasiumEnvConfig) -> gym.Env:
 
 def _action_spec(space: gym.Space) -> ActionSpec:
     if isinstance(space, gym.spaces.Box) and len(space.shape) == 1:
-        return ActionSpec(tuple(ActionDim(f"a{i}", float(lo), float(hi)) for i, (lo, hi) in enumerate(zip(space.low, space.high))))
+        return ActionSpec(
+            tuple(ActionDim(f"a{i}", float(lo), float(hi)) for i, (lo, hi) in enumerate(zip(space.low, space.high)))
+        )
     if isinstance(space, gym.spaces.Discrete):
         # One dim holding the action index; policies round it (see README).
-        return ActionSpec((ActionDim(DISCRETE_DIM_NAME, float(space.start), float(space.start + space.n - 1), "discrete"),))
-    raise ConfigError(f"Unsupported gymnasium action space {space}.", "Use an env with a 1-D Box or Discrete action space.")
+        return ActionSpec(
+            (ActionDim(DISCRETE_DIM_NAME, float(space.start), float(space.start + space.n - 1), "discrete"),)
+        )
+    raise ConfigError(
+        f"Unsupported gymnasium action space {space}.", "Use an env with a 1-D Box or Discrete action space."
+    )
 
 
 def _resize_nearest(frame: np.ndarray, size: int) -> np.ndarray:
@@ -94,7 +100,9 @@ class GymnasiumChunkedEnv(SubStepVectorEnv):
             truncs.append(trunc)
         # Classic gymnasium tasks have no success notion: a terminated episode counts as none.
         successes = np.zeros(len(ids), dtype=bool)
-        return SubStepResult(self._observe(ids, raws), np.asarray(rewards, np.float32), np.asarray(terms), np.asarray(truncs), successes)
+        return SubStepResult(
+            self._observe(ids, raws), np.asarray(rewards, np.float32), np.asarray(terms), np.asarray(truncs), successes
+        )
 
     def render_frames(self) -> np.ndarray | None:
         if not self.cfg.render_images:

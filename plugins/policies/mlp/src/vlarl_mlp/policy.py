@@ -12,11 +12,11 @@ import numpy as np
 import torch
 from torch import nn
 from torch.distributions import Categorical, Normal
-
 from vlarl.contracts.observation import ObsBatch
 from vlarl.contracts.policy import ActOutput, ChunkedPolicy, EvalOutput, Replay
 from vlarl.contracts.spaces import ActionSpec, ObservationSpec
 from vlarl.errors import ConfigError, ContractError
+
 from vlarl_mlp.register import MLPPolicyConfig
 
 ACTIVATIONS = {"tanh": nn.Tanh, "relu": nn.ReLU, "gelu": nn.GELU}
@@ -57,10 +57,18 @@ class Encoder(nn.Module):
         self.use_states = obs_spec.states is not None
         self.image = ImageEncoder(obs_spec.images) if use_images else None
         if use_images and obs_spec.images is None:
-            raise ConfigError("policy.use_images=true but the env returns no images.", "Set policy.use_images=false or enable the env's images.")
+            raise ConfigError(
+                "policy.use_images=true but the env returns no images.",
+                "Set policy.use_images=false or enable the env's images.",
+            )
         if not self.use_states and self.image is None:
-            raise ConfigError("The env returns no states and policy.use_images=false: nothing to encode.", "Set policy.use_images=true.")
-        self.out_dim = (int(np.prod(obs_spec.states)) if self.use_states else 0) + (self.image.out_dim if self.image else 0)
+            raise ConfigError(
+                "The env returns no states and policy.use_images=false: nothing to encode.",
+                "Set policy.use_images=true.",
+            )
+        self.out_dim = (int(np.prod(obs_spec.states)) if self.use_states else 0) + (
+            self.image.out_dim if self.image else 0
+        )
 
     def forward(self, replay: Replay) -> torch.Tensor:
         parts = []
@@ -90,7 +98,9 @@ class MLPPolicy(ChunkedPolicy):
         discrete = all(d.kind == "discrete" for d in action_spec.dims)
         head = cfg.action_head if cfg.action_head != "auto" else ("categorical" if discrete else "gaussian")
         if head not in ("gaussian", "categorical"):
-            raise ConfigError(f"policy.action_head={cfg.action_head!r} is invalid.", "Use auto, gaussian or categorical.")
+            raise ConfigError(
+                f"policy.action_head={cfg.action_head!r} is invalid.", "Use auto, gaussian or categorical."
+            )
         if head == "categorical" and not discrete:
             raise ConfigError("policy.action_head=categorical needs discrete action dims.", "Use action_head=gaussian.")
         self.head = head
@@ -113,7 +123,9 @@ class MLPPolicy(ChunkedPolicy):
         if cfg.critic:
             # A separate encoder and trunk: sharing them with the actor hurts PPO on small tasks.
             self.critic_encoder = Encoder(observation_spec, cfg.use_images)
-            self.value_head = _mlp([self.critic_encoder.out_dim, *cfg.hidden_sizes, c if cfg.value_type == "action" else 1], act)
+            self.value_head = _mlp(
+                [self.critic_encoder.out_dim, *cfg.hidden_sizes, c if cfg.value_type == "action" else 1], act
+            )
         if cfg.ortho_init:
             self._ortho_init()
 
@@ -131,7 +143,9 @@ class MLPPolicy(ChunkedPolicy):
         dev = self.device
         replay: Replay = {}
         if self.observation_spec.states is not None:
-            states = torch.as_tensor(np.asarray(obs["states"]) if not isinstance(obs["states"], torch.Tensor) else obs["states"])
+            states = torch.as_tensor(
+                np.asarray(obs["states"]) if not isinstance(obs["states"], torch.Tensor) else obs["states"]
+            )
             if states.ndim != 2 or states.shape[1] != self.observation_spec.states[0]:
                 raise ContractError(
                     f"states must be [N, {self.observation_spec.states[0]}], got {tuple(states.shape)}.",
