@@ -15,7 +15,7 @@ from vlarl.contracts.policy import ActOutput, Replay
 def as_tensor(x: Any, dtype: torch.dtype, device: torch.device | str) -> torch.Tensor:
     if isinstance(x, torch.Tensor):
         return x.to(device=device, dtype=dtype)
-    return torch.as_tensor(np.asarray(x), dtype=dtype, device=device)
+    return torch.as_tensor(np.array(x), dtype=dtype, device=device)  # a copy: arrays from Ray are read-only
 
 
 class RolloutBuffer:
@@ -87,6 +87,27 @@ class RolloutBuffer:
         self.last_values = None if last_values is None else last_values.detach().to(self.device, torch.float32)
         self._steps = []
         return self
+
+    @classmethod
+    def concat_envs(cls, parts: list[RolloutBuffer]) -> RolloutBuffer:
+        """Join finished buffers of disjoint sub-env groups along the env dim (pipeline stages)."""
+        out = cls(parts[0].device)
+        for key in ("actions", "log_probs", "values", "rewards", "terminations", "truncations", "valid", "last_values"):
+            values = [getattr(p, key) for p in parts]
+            dim = 0 if key == "last_values" else 1
+            setattr(out, key, None if values[0] is None else torch.cat(values, dim=dim))
+        if any(p.bootstrap_values is not None for p in parts):
+            out.bootstrap_values = torch.cat(
+                [
+                    p.bootstrap_values if p.bootstrap_values is not None else torch.zeros(p.rewards.shape[:2])
+                    for p in parts
+                ],
+                dim=1,
+            )
+        else:
+            out.bootstrap_values = None
+        out.replay = {k: torch.cat([p.replay[k] for p in parts], dim=1) for k in parts[0].replay}
+        return out
 
     @property
     def n_chunks(self) -> int:

@@ -17,20 +17,22 @@ from vlarl.contracts.buffer import RolloutBuffer
 from vlarl.contracts.env import EPISODE_METRICS, ChunkedVectorEnv, ChunkStep
 from vlarl.contracts.observation import ObsBatch
 from vlarl.contracts.policy import ActOutput, ChunkedPolicy
+from vlarl.contracts.spaces import ActionSpec, GripperConvention
+
+ValueFn = Callable[[ObsBatch], "torch.Tensor | None"]
+
+
+def convert_actions(actions: torch.Tensor, policy_gripper: GripperConvention, spec: ActionSpec, numpy: bool) -> Any:
+    """Policy output -> env input: gripper sign conversion, and NumPy for CPU envs."""
+    out: Any = actions.detach()
+    if policy_gripper != spec.gripper and "none" not in (policy_gripper, spec.gripper):
+        out = out.clone()
+        out[..., spec.gripper_indices] *= -1.0
+    return out.cpu().numpy() if numpy else out
 
 
 def to_env_actions(env: ChunkedVectorEnv, policy: ChunkedPolicy, actions: torch.Tensor) -> Any:
-    """Policy output -> env input: gripper sign conversion, and NumPy for CPU envs."""
-    out: Any = actions.detach()
-    if policy.gripper_convention != env.action_spec.gripper and "none" not in (
-        policy.gripper_convention,
-        env.action_spec.gripper,
-    ):
-        out = out.clone()
-        out[..., env.action_spec.gripper_indices] *= -1.0
-    if getattr(env, "device", None) is None:
-        out = out.cpu().numpy()
-    return out
+    return convert_actions(actions, policy.gripper_convention, env.action_spec, getattr(env, "device", None) is None)
 
 
 def scalar_values(values: torch.Tensor | None) -> torch.Tensor | None:
@@ -51,6 +53,11 @@ class EpisodeLog:
     metrics: dict[str, list[float]] = field(default_factory=lambda: {k: [] for k in EPISODE_METRICS})
     task_descriptions: list[str] = field(default_factory=list)
 
+    def merge(self, other: EpisodeLog) -> None:
+        for key, values in other.metrics.items():
+            self.metrics[key].extend(values)
+        self.task_descriptions.extend(other.task_descriptions)
+
     def add(self, step: ChunkStep, prev_obs: ObsBatch) -> None:
         done = _as_bool(step.infos["done"])
         if not done.any():
@@ -69,6 +76,34 @@ class EpisodeLog:
         return {f"env/{k}": float(np.mean(v)) for k, v in self.metrics.items() if v}
 
 
+class RolloutRecorder:
+    """Turns (act, chunk step) pairs into buffer entries and episode metrics.
+
+    Shared by the local loop below and the Ray backend's pipelined loop.
+    """
+
+    def __init__(self, predict_values: ValueFn | None, buffer: RolloutBuffer | None = None) -> None:
+        """``predict_values``: the critic (None without one), to bootstrap truncated episodes."""
+        self.buffer = buffer or RolloutBuffer("cpu")
+        self.episodes = EpisodeLog()
+        self.predict_values = predict_values
+
+    def add(self, act: ActOutput, step: ChunkStep, obs_before: ObsBatch) -> None:
+        bootstrap = None
+        if self.predict_values is not None:
+            truncated = _as_bool(step.truncations).any(axis=1)
+            if truncated.any():
+                final_values = scalar_values(self.predict_values(step.infos["final_observation"]))
+                mask = torch.as_tensor(truncated, device=final_values.device)
+                bootstrap = torch.where(mask, final_values, torch.zeros_like(final_values))
+        self.buffer.add(act, step, bootstrap)
+        self.episodes.add(step, obs_before)
+
+    def finish(self, obs: ObsBatch) -> tuple[RolloutBuffer, EpisodeLog]:
+        last = scalar_values(self.predict_values(obs)) if self.predict_values is not None else None
+        return self.buffer.finish(last), self.episodes
+
+
 def collect_rollout(
     env: ChunkedVectorEnv,
     policy: ChunkedPolicy,
@@ -82,26 +117,17 @@ def collect_rollout(
 
     ``on_chunk(step)`` sees every chunk's result (videos, live statistics).
     """
-    buffer = buffer or RolloutBuffer("cpu")
-    episodes = EpisodeLog()
+    recorder = RolloutRecorder(policy.predict_values if policy.has_critic else None, buffer)
     for _ in range(n_chunks):
         with torch.no_grad():
             act: ActOutput = policy.act(obs, deterministic=deterministic)
         step = env.chunk_step(to_env_actions(env, policy, act.actions))
-        bootstrap = None
-        if policy.has_critic:
-            truncated = _as_bool(step.truncations).any(axis=1)
-            if truncated.any():
-                final_values = scalar_values(policy.predict_values(step.infos["final_observation"]))
-                mask = torch.as_tensor(truncated, device=final_values.device)
-                bootstrap = torch.where(mask, final_values, torch.zeros_like(final_values))
-        buffer.add(act, step, bootstrap)
-        episodes.add(step, obs)
+        recorder.add(act, step, obs)
         if on_chunk is not None:
             on_chunk(step)
         obs = step.observations
-    last = scalar_values(policy.predict_values(obs)) if policy.has_critic else None
-    return buffer.finish(last), obs, episodes
+    buffer, episodes = recorder.finish(obs)
+    return buffer, obs, episodes
 
 
 def random_actions(env: ChunkedVectorEnv, chunk_len: int, rng: np.random.Generator) -> np.ndarray:

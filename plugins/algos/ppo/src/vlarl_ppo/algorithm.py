@@ -8,11 +8,11 @@ from collections import defaultdict
 from typing import Any
 
 import torch
-
 from vlarl.contracts.algorithm import Algorithm
 from vlarl.contracts.buffer import RolloutBuffer
 from vlarl.contracts.policy import ChunkedPolicy
 from vlarl.errors import ConfigError, ContractError, VlarlError
+
 from vlarl_ppo.gae import chunk_level_inputs, gae_action_level, gae_chunk_level
 from vlarl_ppo.losses import clipped_policy_loss, explained_variance, masked_mean, masked_normalize, value_loss
 from vlarl_ppo.register import PPOConfig
@@ -43,7 +43,9 @@ def check_config(cfg: PPOConfig) -> None:
     if cfg.clip_ratio_low < 0 or cfg.clip_ratio_low >= 1 or cfg.clip_ratio_high < 0:
         raise bad("clip_ratio_low/clip_ratio_high", "need 0 <= low < 1 and high >= 0.", "E.g. 0.2 and 0.28.")
     if cfg.clip_ratio_c is not None and cfg.clip_ratio_c <= 1.0:
-        raise bad("clip_ratio_c", f"dual clip must be > 1, got {cfg.clip_ratio_c}.", "Use e.g. 3.0, or null to disable.")
+        raise bad(
+            "clip_ratio_c", f"dual clip must be > 1, got {cfg.clip_ratio_c}.", "Use e.g. 3.0, or null to disable."
+        )
     if cfg.value_clip is not None and cfg.value_clip <= 0:
         raise bad("value_clip", "must be > 0.", "Use e.g. 0.2, or null to disable value clipping.")
     if cfg.lr <= 0 or (cfg.critic_lr is not None and cfg.critic_lr <= 0):
@@ -103,9 +105,7 @@ class PPO(Algorithm):
                 "Call buffer.finish(last_values=policy.predict_values(next_obs)).",
             )
         if buffer.bootstrap_values is None and bool((buffer.truncations & buffer.valid).any()):
-            warnings.warn(
-                "Truncated episodes but no buffer.bootstrap_values: bootstrapping them from 0.", stacklevel=2
-            )
+            warnings.warn("Truncated episodes but no buffer.bootstrap_values: bootstrapping them from 0.", stacklevel=2)
         last = buffer.last_values.float()
         last = last[..., 0] if last.dim() == 2 else last
         boot = buffer.bootstrap_values
@@ -149,7 +149,7 @@ class PPO(Algorithm):
     def _check_finite(name: str, value: torch.Tensor) -> None:
         if not torch.isfinite(value).all():
             raise NonFiniteLossError(
-                f"{name} is {float(value)} (not finite); the update stopped before the optimizer step, "
+                f"{name} is {float(value.detach())} (not finite); the update stopped before the optimizer step, "
                 "so the weights and the last checkpoint are intact.",
                 "Lower algorithm.lr, enable algorithm.max_grad_norm, or check the rewards and the policy's "
                 "log-probs for NaN/inf.",
@@ -196,7 +196,9 @@ class PPO(Algorithm):
             for idx in buffer.minibatches(cfg.num_minibatches, self.generator):
                 out = policy.evaluate({k: v[idx] for k, v in replay.items()})
                 if out.values is None:
-                    raise ContractError("policy.evaluate() returned no values.", "Return critic values from evaluate().")
+                    raise ContractError(
+                        "policy.evaluate() returned no values.", "Return critic values from evaluate()."
+                    )
                 new_v = out.values.float()
                 if cfg.reward_type == "chunk_level" and new_v.dim() == 2:
                     new_v = new_v[..., 0]
@@ -244,7 +246,7 @@ class PPO(Algorithm):
                     ("actor/pg_clipfrac", pg_stats["pg_clipfrac"]),
                     ("actor/value_clip_ratio", v_clip),
                 ):
-                    sums[key] += float(val)
+                    sums[key] += float(val.detach())
                 count += 1
                 if cfg.target_kl is not None and not warmup and float(pg_stats["approx_kl"]) > 1.5 * cfg.target_kl:
                     stop = True

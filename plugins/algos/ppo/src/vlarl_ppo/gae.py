@@ -56,7 +56,7 @@ def chunk_level_inputs(
     trunc = (truncations & valid).any(-1) & ~term
     boot = torch.zeros_like(rewards[..., 0]) if bootstrap_values is None else bootstrap_values.to(rewards.dtype)
     return {
-        "rewards": (rewards * valid).sum(-1),
+        "rewards": torch.where(valid, rewards, torch.zeros_like(rewards)).sum(-1),
         "dones": term | trunc,
         "done_values": torch.where(trunc, boot, torch.zeros_like(boot)),
         "valid": valid.any(-1),
@@ -86,9 +86,7 @@ def gae_chunk_level(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Advantages/returns [T, N]: one decision per chunk, discount gamma per chunk."""
     x = chunk_level_inputs(rewards, terminations, truncations, valid, bootstrap_values)
-    return gae_sequence(
-        x["rewards"], values, x["dones"], x["done_values"], x["valid"], last_values, gamma, gae_lambda
-    )
+    return gae_sequence(x["rewards"], values, x["dones"], x["done_values"], x["valid"], last_values, gamma, gae_lambda)
 
 
 def gae_action_level(
@@ -111,7 +109,7 @@ def gae_action_level(
         boot = bootstrap_values.to(rewards.dtype)
     done_values = torch.where(trunc, boot.unsqueeze(-1).expand(t, n, c), torch.zeros_like(rewards))
     adv, ret = gae_sequence(
-        _time_major(rewards * valid),
+        _time_major(torch.where(valid, rewards, torch.zeros_like(rewards))),
         _time_major(values.to(rewards.dtype)),
         _time_major(term | trunc),
         _time_major(done_values),

@@ -7,19 +7,22 @@ import torch.nn.functional as F
 
 
 def masked_mean(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    m = mask.to(x.dtype)
-    return (x * m).sum() / m.sum().clamp(min=1.0)
+    """Mean over ``mask``; masked-out entries never contribute, even when they hold NaN."""
+    mask = mask.bool()
+    total = torch.where(mask, x, torch.zeros_like(x)).sum()
+    return total / mask.sum().clamp(min=1).to(x.dtype)
 
 
 def masked_normalize(x: torch.Tensor, mask: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
     """(x - mean) / (std + eps) over the valid entries; invalid entries become 0."""
-    m = mask.to(x.dtype)
-    count = m.sum()
+    mask = mask.bool()
+    x = torch.where(mask, x, torch.zeros_like(x))
+    count = mask.sum()
     if count < 2:
-        return x * m
-    mean = (x * m).sum() / count
-    var = (((x - mean) * m) ** 2).sum() / (count - 1)
-    return (x - mean) / (var.sqrt() + eps) * m
+        return x
+    mean = x.sum() / count
+    var = torch.where(mask, (x - mean) ** 2, torch.zeros_like(x)).sum() / (count - 1)
+    return torch.where(mask, (x - mean) / (var.sqrt() + eps), torch.zeros_like(x))
 
 
 def clipped_policy_loss(
@@ -32,7 +35,10 @@ def clipped_policy_loss(
     clip_c: float | None = None,
 ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """Clipped surrogate (separate low/high clip, optional dual clip) and its statistics."""
-    log_ratio = log_probs - old_log_probs
+    mask = mask.bool()
+    # Invalid entries are zeroed before use, so NaN/inf there cannot reach the loss or its gradient.
+    log_ratio = torch.where(mask, log_probs - old_log_probs, torch.zeros_like(log_probs))
+    advantages = torch.where(mask, advantages, torch.zeros_like(advantages))
     ratio = torch.exp(log_ratio)
     loss_unclipped = -advantages * ratio
     loss_clipped = -advantages * ratio.clamp(1.0 - clip_low, 1.0 + clip_high)
@@ -68,6 +74,9 @@ def value_loss(
             return F.huber_loss(v, returns, reduction="none", delta=huber_delta)
         return (v - returns) ** 2
 
+    mask = mask.bool()
+    values = torch.where(mask, values, returns.detach())
+    old_values = torch.where(mask, old_values, returns.detach())
     loss = elementwise(values)
     if clip is None:
         return masked_mean(loss, mask), torch.zeros((), dtype=values.dtype, device=values.device)

@@ -52,7 +52,7 @@ def vlarl_register() -> list[vlarl.PluginSpec]:
             kind="algo",
             name="ppo",
             factory="vlarl_ppo.algorithm:make",
-            description="PPO: GAE over chunk- or action-level rewards, dual clipping, value clipping, minibatch epochs.",
+            description="PPO: GAE over chunk- or action-level rewards, dual and value clipping, minibatch epochs.",
             config=PPOConfig,
             requirements=(vlarl.Requirement("python", "torch", "pip install torch"),),
         )

@@ -75,8 +75,12 @@ class FlowMatchingActionHead(nn.Module):
         self.future_tokens = nn.Embedding(cfg.get("num_target_vision_tokens", 32), emb)
         use_vlln = cfg.get("use_vlln", True)
         self.vlln: nn.Module = nn.LayerNorm(cfg["backbone_embedding_dim"]) if use_vlln else nn.Identity()
-        self.vl_self_attention: nn.Module | None = SelfAttentionTransformer(cfg["vl_self_attention_cfg"]) if use_vlln else None
-        self.position_embedding = nn.Embedding(cfg.get("max_seq_len", 1024), emb) if cfg.get("add_pos_embed", True) else None
+        self.vl_self_attention: nn.Module | None = (
+            SelfAttentionTransformer(cfg["vl_self_attention_cfg"]) if use_vlln else None
+        )
+        self.position_embedding = (
+            nn.Embedding(cfg.get("max_seq_len", 1024), emb) if cfg.get("add_pos_embed", True) else None
+        )
         nn.init.normal_(self.future_tokens.weight, std=0.02)
         if self.position_embedding is not None:
             nn.init.normal_(self.position_embedding.weight, std=0.02)
@@ -94,15 +98,17 @@ class FlowMatchingActionHead(nn.Module):
     def velocity(
         self,
         x: torch.Tensor,
-        t: float,
+        k: torch.Tensor,
+        num_steps: int,
         context: torch.Tensor,
         context_mask: torch.Tensor,
         state_features: torch.Tensor,
         cat_ids: torch.Tensor,
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Predicted velocity [B, H, A] at time t (0 = noise, 1 = action) and the DiT features of the action tokens."""
+        """Velocity [B, H, A] at step indices k [B] (t = k/K; 0 = noise, 1 = action) and the DiT action-token features."""
         b = x.shape[0]
-        t_disc = torch.full((b,), int(t * self.num_timestep_buckets), device=x.device, dtype=torch.long)
+        # Upstream buckets t as int(t * 1000); integer floor of k*1000/K gives the same ids without float error.
+        t_disc = (k.to(torch.long) * self.num_timestep_buckets) // num_steps
         a = self.action_encoder(x, t_disc, cat_ids)
         if self.position_embedding is not None:
             a = a + self.position_embedding.weight[: a.shape[1]].unsqueeze(0)

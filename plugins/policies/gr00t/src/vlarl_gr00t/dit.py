@@ -72,7 +72,9 @@ class Attention(nn.Module):
         self.to_v = nn.Linear(kv_dim, inner, bias=bias)
         self.to_out = nn.ModuleList([nn.Linear(inner, dim, bias=True), nn.Dropout(dropout)])
 
-    def forward(self, x: torch.Tensor, context: torch.Tensor | None = None, mask: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(
+        self, x: torch.Tensor, context: torch.Tensor | None = None, mask: torch.Tensor | None = None
+    ) -> torch.Tensor:
         ctx = x if context is None else context
         b, n, _ = x.shape
         q = self.to_q(x).view(b, n, self.heads, -1).transpose(1, 2)
@@ -146,8 +148,12 @@ class BasicTransformerBlock(nn.Module):
     ) -> None:
         super().__init__()
         self.ada_norm = ada_norm
-        self.pos_embed = SinusoidalPositionalEmbedding(dim, max_positions) if positional_embeddings == "sinusoidal" else None
-        self.norm1: nn.Module = AdaLayerNorm(dim, eps) if ada_norm else nn.LayerNorm(dim, eps, elementwise_affine=affine)
+        self.pos_embed = (
+            SinusoidalPositionalEmbedding(dim, max_positions) if positional_embeddings == "sinusoidal" else None
+        )
+        self.norm1: nn.Module = (
+            AdaLayerNorm(dim, eps) if ada_norm else nn.LayerNorm(dim, eps, elementwise_affine=affine)
+        )
         self.attn1 = Attention(dim, heads, head_dim, dropout, attention_bias, cross_dim)
         self.norm3 = nn.LayerNorm(dim, eps, elementwise_affine=affine)
         self.ff = FeedForward(dim, dropout, final_dropout)
@@ -202,7 +208,9 @@ class DiT(nn.Module):
         self.proj_out_1 = nn.Linear(self.inner_dim, 2 * self.inner_dim)
         self.proj_out_2 = nn.Linear(self.inner_dim, cfg["output_dim"])
 
-    def forward(self, x: torch.Tensor, context: torch.Tensor, timestep: torch.Tensor, context_mask: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(
+        self, x: torch.Tensor, context: torch.Tensor, timestep: torch.Tensor, context_mask: torch.Tensor | None = None
+    ) -> torch.Tensor:
         temb = self.timestep_encoder(timestep)
         for idx, block in enumerate(self.transformer_blocks):
             self_only = self.interleave and idx % 2 == 1

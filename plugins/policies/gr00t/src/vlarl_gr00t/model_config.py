@@ -162,7 +162,9 @@ PRESETS: dict[str, dict[str, Any]] = {"tiny": PRESET_TINY, "3b": PRESET_3B}
 
 def preset(name: str) -> dict[str, Any]:
     if name not in PRESETS:
-        raise ConfigError(f"Unknown GR00T preset '{name}'.", f"Use one of: {', '.join(PRESETS)}, or set checkpoint_path.")
+        raise ConfigError(
+            f"Unknown GR00T preset '{name}'.", f"Use one of: {', '.join(PRESETS)}, or set checkpoint_path."
+        )
     return copy.deepcopy(PRESETS[name])
 
 
@@ -180,14 +182,20 @@ def read_config_json(path: str | Path) -> dict[str, Any]:
     """Read a checkpoint's ``config.json``; missing Eagle sub-configs default to the N1.5 ones."""
     p = Path(path)
     if not p.is_file():
-        raise ConfigError(f"GR00T checkpoint config {p} does not exist.", "Point checkpoint_path at a GR00T-N1.5 checkpoint directory.")
+        raise ConfigError(
+            f"GR00T checkpoint config {p} does not exist.",
+            "Point checkpoint_path at a GR00T-N1.5 checkpoint directory.",
+        )
     try:
         raw = json.loads(p.read_text())
     except json.JSONDecodeError as exc:
         raise ConfigError(f"{p} is not valid JSON: {exc}", "Restore the checkpoint's config.json.") from exc
     for key in ("backbone_cfg", "action_head_cfg"):
         if not isinstance(raw.get(key), dict):
-            raise ConfigError(f"{p} has no '{key}' section; it is not a GR00T-N1.5 config.", "Use the config.json shipped with the checkpoint.")
+            raise ConfigError(
+                f"{p} has no '{key}' section; it is not a GR00T-N1.5 config.",
+                "Use the config.json shipped with the checkpoint.",
+            )
     return _merge(PRESET_3B, raw)
 
 

@@ -144,7 +144,7 @@ class MLPPolicy(ChunkedPolicy):
         replay: Replay = {}
         if self.observation_spec.states is not None:
             states = torch.as_tensor(
-                np.asarray(obs["states"]) if not isinstance(obs["states"], torch.Tensor) else obs["states"]
+                np.array(obs["states"]) if not isinstance(obs["states"], torch.Tensor) else obs["states"]
             )
             if states.ndim != 2 or states.shape[1] != self.observation_spec.states[0]:
                 raise ContractError(

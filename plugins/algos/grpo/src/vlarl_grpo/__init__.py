@@ -1,0 +1,1 @@
+"""vlarl algorithm plugin: GRPO (group-relative trajectory advantages, no critic)."""

@@ -1,0 +1,59 @@
+"""Group-relative trajectory advantages over a rollout [T, N, C].
+
+Only the first episode of each sub-env counts: the env is reset (with shared
+initial states per group) before every rollout, so that episode is the one
+that started from the group's state; steps after its first done are masked.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+
+def first_episode_mask(valid: torch.Tensor, dones: torch.Tensor) -> torch.Tensor:
+    """Bool [T, N, C]: valid sub-steps up to and including each sub-env's first done."""
+    t, n, c = valid.shape
+    ends = (dones & valid).permute(0, 2, 1).reshape(t * c, n).long()
+    ended_before = (ends.cumsum(0) - ends).reshape(t, c, n).permute(0, 2, 1) > 0
+    return valid & ~ended_before
+
+
+@dataclass
+class GroupAdvantages:
+    advantages: torch.Tensor  # [N] one per trajectory (0 for filtered groups)
+    returns: torch.Tensor  # [N] first-episode return
+    keep: torch.Tensor  # bool [N]: trajectory belongs to a group that was not filtered
+    filtered_groups: int
+
+
+def group_advantages(
+    returns: torch.Tensor,
+    group_size: int,
+    eps: float = 1e-6,
+    normalize_by_std: bool = True,
+    filter_equal: bool = False,
+    lower: float | None = None,
+    upper: float | None = None,
+) -> GroupAdvantages:
+    """(R - group mean) / (group std + eps) with the unbiased std over each group of ``group_size``."""
+    groups = returns.reshape(-1, group_size)
+    mean = groups.mean(1, keepdim=True)
+    adv = groups - mean
+    if normalize_by_std:
+        adv = adv / (groups.std(1, keepdim=True) + eps)
+    keep = torch.ones(groups.shape[0], dtype=torch.bool, device=returns.device)
+    if filter_equal:
+        keep &= (groups.max(1).values - groups.min(1).values) > 1e-8
+    if lower is not None:
+        keep &= mean.squeeze(1) >= lower
+    if upper is not None:
+        keep &= mean.squeeze(1) <= upper
+    adv = torch.where(keep[:, None], adv, torch.zeros_like(adv))
+    return GroupAdvantages(
+        adv.reshape(-1),
+        returns,
+        keep[:, None].expand_as(groups).reshape(-1),
+        int((~keep).sum()),
+    )

@@ -1,0 +1,206 @@
+"""GRPO over rollouts of action chunks (the :class:`vlarl.contracts.algorithm.Algorithm` contract)."""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from typing import Any
+
+import torch
+from vlarl.contracts.algorithm import Algorithm
+from vlarl.contracts.buffer import RolloutBuffer
+from vlarl.contracts.env import GROUP_SIZE_OPTION
+from vlarl.contracts.policy import ChunkedPolicy
+from vlarl.errors import ConfigError, ContractError, VlarlError
+
+from vlarl_grpo.advantages import first_episode_mask, group_advantages
+from vlarl_grpo.loss import clipped_policy_loss, expand_mask, masked_mean
+from vlarl_grpo.register import GRPOConfig
+
+
+class NonFiniteLossError(VlarlError):
+    """A loss term became NaN or inf; raised before the optimizer steps, so weights stay untouched."""
+
+
+def check_config(cfg: GRPOConfig) -> None:
+    if cfg.group_size < 2:
+        raise ConfigError(
+            f"algorithm.group_size={cfg.group_size}: GRPO compares at least 2 rollouts per initial state.",
+            "Set algorithm.group_size >= 2 (and env.num_envs to a multiple of it).",
+        )
+    if cfg.update_epochs < 1 or cfg.num_minibatches < 1:
+        raise ConfigError("algorithm.update_epochs/num_minibatches must be >= 1.", "Set both to positive integers.")
+    if cfg.clip_ratio_low < 0 or cfg.clip_ratio_low >= 1 or cfg.clip_ratio_high < 0:
+        raise ConfigError(
+            "algorithm.clip_ratio_low/clip_ratio_high need 0 <= low < 1, high >= 0.", "E.g. 0.2 and 0.28."
+        )
+    if cfg.clip_ratio_c is not None and cfg.clip_ratio_c <= 1.0:
+        raise ConfigError(f"algorithm.clip_ratio_c={cfg.clip_ratio_c}: dual clip must be > 1.", "Use e.g. 3.0 or null.")
+    lo, hi = cfg.returns_lower_bound, cfg.returns_upper_bound
+    if lo is not None and hi is not None and lo > hi:
+        raise ConfigError(
+            f"algorithm.returns_lower_bound={lo} > algorithm.returns_upper_bound={hi}: every group would be filtered.",
+            "Swap the bounds or unset one.",
+        )
+
+
+class GRPO(Algorithm):
+    requires_critic = False
+
+    def __init__(self, cfg: GRPOConfig) -> None:
+        check_config(cfg)
+        self.cfg = cfg
+        self.optimizer: torch.optim.Optimizer | None = None
+        self.num_updates = 0
+        self.generator = torch.Generator().manual_seed(cfg.seed)
+        self._pending_state: dict[str, Any] | None = None
+        # Set by compute_advantages for update: (id(buffer), loss mask [T, N, C], advantage per trajectory [N]).
+        self._rollout: tuple[int, torch.Tensor, torch.Tensor] | None = None
+
+    def reset_options(self) -> dict[str, Any]:
+        return {GROUP_SIZE_OPTION: self.cfg.group_size}
+
+    def setup(self, policy: ChunkedPolicy) -> None:
+        params = [p for p in policy.parameters() if p.requires_grad]
+        self.optimizer = torch.optim.Adam(
+            params, lr=self.cfg.lr, eps=self.cfg.adam_eps, weight_decay=self.cfg.weight_decay
+        )
+        for g in self.optimizer.param_groups:
+            g["initial_lr"] = g["lr"]
+        if self._pending_state is not None:
+            self.load_state_dict(self._pending_state)
+
+    def compute_advantages(self, buffer: RolloutBuffer) -> dict[str, float]:
+        cfg = self.cfg
+        n = buffer.num_envs
+        if n % cfg.group_size:
+            raise ConfigError(
+                f"algorithm.group_size={cfg.group_size} does not divide env.num_envs={n}.",
+                "Set env.num_envs to a multiple of algorithm.group_size.",
+            )
+        first = first_episode_mask(buffer.valid, buffer.dones)
+        rewards = torch.where(first, buffer.rewards.float(), torch.zeros_like(buffer.rewards, dtype=torch.float32))
+        returns = rewards.sum((0, 2))
+        g = group_advantages(
+            returns,
+            cfg.group_size,
+            cfg.adv_eps,
+            cfg.normalize_by_std,
+            cfg.filter_equal_returns,
+            cfg.returns_lower_bound,
+            cfg.returns_upper_bound,
+        )
+        mask = first & g.keep[None, :, None]
+        zeros = torch.zeros_like(rewards)
+        buffer.advantages = torch.where(mask, g.advantages[None, :, None].expand_as(rewards), zeros)
+        buffer.returns = torch.where(first, returns[None, :, None].expand_as(rewards), zeros)
+        self._rollout = (id(buffer), mask, g.advantages)
+        finished = (buffer.dones & first).any(-1).any(0)
+        return {
+            "rollout/returns_mean": float(returns.mean()),
+            "rollout/returns_std": float(returns.std()) if n > 1 else 0.0,
+            "rollout/advantages_mean": float(masked_mean(buffer.advantages, mask)),
+            "rollout/rewards_mean": float(masked_mean(rewards, first)),
+            "rollout/filtered_groups": float(g.filtered_groups),
+            "rollout/unfinished_episodes": float((~finished).sum()),
+        }
+
+    def _check_finite(self, name: str, value: torch.Tensor) -> None:
+        if not torch.isfinite(value).all():
+            raise NonFiniteLossError(
+                f"{name} is {float(value.detach())} (not finite); the update stopped before the optimizer step, "
+                "so the weights and the last checkpoint are intact.",
+                "Lower algorithm.lr, set algorithm.max_grad_norm, or check the policy's log-probs for NaN/inf.",
+            )
+
+    def update(self, policy: ChunkedPolicy, buffer: RolloutBuffer) -> dict[str, float]:
+        cfg = self.cfg
+        if self.optimizer is None:
+            raise ContractError("GRPO.update() called before setup(policy).", "Call algorithm.setup(policy) first.")
+        if self._rollout is None or self._rollout[0] != id(buffer):
+            raise ContractError("GRPO.update() called before compute_advantages(buffer).", "Call it first.")
+        frac = 1.0
+        if cfg.lr_anneal_updates:
+            frac = max(0.0, 1.0 - self.num_updates / cfg.lr_anneal_updates)
+        for group in self.optimizer.param_groups:
+            group["lr"] = group["initial_lr"] * frac
+
+        old_lp = buffer.log_probs.float()
+        _, mask, per_env_adv = self._rollout
+        lp_mask = expand_mask(mask, old_lp)
+        adv = per_env_adv.reshape(1, -1, *([1] * (old_lp.dim() - 2))).expand_as(old_lp)
+
+        def flat(x: torch.Tensor) -> torch.Tensor:
+            return x.reshape(-1, *x.shape[2:])
+
+        f_lp, f_mask, f_adv = flat(old_lp), flat(lp_mask), flat(adv)
+        replay = buffer.flat("replay")
+        params = [p for g in self.optimizer.param_groups for p in g["params"]]
+        sums: dict[str, float] = defaultdict(float)
+        count = 0
+        stop = False
+        for _ in range(cfg.update_epochs):
+            for idx in buffer.minibatches(cfg.num_minibatches, self.generator):
+                if not f_mask[idx].any():
+                    continue  # nothing of this minibatch counts (all filtered or after first episodes)
+                out = policy.evaluate({k: v[idx] for k, v in replay.items()})
+                pg_loss, stats = clipped_policy_loss(
+                    out.log_probs.float(), f_lp[idx], f_adv[idx], f_mask[idx],
+                    cfg.clip_ratio_low, cfg.clip_ratio_high, cfg.clip_ratio_c,
+                )  # fmt: skip
+                entropy = masked_mean(out.entropy.float(), f_mask[idx])
+                loss = pg_loss - cfg.entropy_coef * entropy
+                self._check_finite("actor/policy_loss", pg_loss)
+                self._check_finite("actor/entropy", entropy)
+                self._check_finite("actor/loss", loss)
+                self.optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                max_norm = cfg.max_grad_norm if cfg.max_grad_norm is not None else math.inf
+                grad_norm = torch.nn.utils.clip_grad_norm_(params, max_norm)
+                self._check_finite("actor/grad_norm", grad_norm)
+                self.optimizer.step()
+                for key, val in (
+                    ("actor/loss", loss),
+                    ("actor/policy_loss", pg_loss),
+                    ("actor/entropy", entropy),
+                    ("actor/grad_norm", grad_norm),
+                    ("actor/approx_kl", stats["approx_kl"]),
+                    ("actor/pg_clipfrac", stats["pg_clipfrac"]),
+                ):
+                    sums[key] += float(val.detach())
+                count += 1
+                if cfg.target_kl is not None and float(stats["approx_kl"]) > 1.5 * cfg.target_kl:
+                    stop = True
+                    break
+            if stop:
+                break
+        self.num_updates += 1
+        metrics = {k: v / max(count, 1) for k, v in sums.items()}
+        for key in ("actor/loss", "actor/policy_loss", "actor/entropy", "actor/grad_norm", "actor/approx_kl"):
+            metrics.setdefault(key, 0.0)
+        metrics.setdefault("actor/pg_clipfrac", 0.0)
+        metrics["actor/lr"] = float(self.optimizer.param_groups[0]["lr"])
+        metrics["actor/minibatch_steps"] = float(count)
+        return metrics
+
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "optimizer": None if self.optimizer is None else self.optimizer.state_dict(),
+            "num_updates": self.num_updates,
+            "generator": self.generator.get_state(),
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        if self.optimizer is None:
+            self._pending_state = state  # applied by setup(), which builds the optimizer
+            return
+        self._pending_state = None
+        if state.get("optimizer") is not None:
+            self.optimizer.load_state_dict(state["optimizer"])
+        self.num_updates = int(state.get("num_updates", 0))
+        if state.get("generator") is not None:
+            self.generator.set_state(state["generator"])
+
+
+def make(cfg: GRPOConfig) -> GRPO:
+    return GRPO(cfg)

@@ -1,0 +1,1 @@
+"""Example user task package for vlarl-isaaclab (importing it is light)."""

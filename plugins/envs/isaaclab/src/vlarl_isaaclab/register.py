@@ -1,0 +1,125 @@
+"""Registration of the ``isaaclab`` env plugin (light: no torch, no simulator).
+
+Also adds the ``vlarl_isaaclab_tasks`` hookspec for task packages, and
+declares the built-in stack-cube tasks through that same hook.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import vlarl
+
+from vlarl_isaaclab.taskdecl import TaskDecl, describe_tasks, ensure_hookspecs
+
+__all__ = ["IsaacLabEnvConfig", "describe_tasks", "vlarl_addhooks", "vlarl_isaaclab_tasks", "vlarl_register"]
+
+FAKE_MARKER = "VLARL_TEST_FAKE"
+"""A file of this name inside an ``isaaclab`` package marks the CPU test fake (it needs no GPU)."""
+
+STACK_DESCRIPTION = "Stack the red block on the blue block, then stack the green block on the red block."
+
+
+@dataclass
+class IsaacLabEnvConfig:
+    task: str = "Isaac-Stack-Cube-Franka-IK-Rel-Visuomotor-Cosmos-v0"
+    """A registered IsaacLab task id or alias (see 'vlarl plugins')."""
+    num_envs: int = 8
+    image_size: int = 256
+    """Height and width of the main camera (``table_cam`` for stack-cube)."""
+    wrist_image_size: int = 256
+    max_episode_steps: int | None = None
+    """Truncation horizon in sub-steps (default: the task's)."""
+    task_description: str | None = None
+    """Overrides the task's declared description."""
+    device: str = "cuda:0"
+    """Simulation device; observations and rewards come back as torch tensors on it."""
+    extra_task_packages: list[str] = field(default_factory=list)
+    """Modules imported inside the worker after launch, for tasks that are not packaged."""
+    task_module: str | None = None
+    """For a task id no package declares: the module registering it (default mapping = stack-cube's)."""
+    startup_timeout_s: float = 900.0
+    step_timeout_s: float = 300.0
+    launcher_kwargs: dict[str, Any] = field(default_factory=dict)
+    """Extra AppLauncher keyword arguments (headless and enable_cameras are always True)."""
+
+
+class _GpuRequirement(vlarl.Requirement):
+    """An NVIDIA GPU, waived only for the CPU test fake of ``isaaclab`` (it ships a marker file)."""
+
+    def missing(self) -> str | None:
+        if _is_test_fake():
+            return None
+        return super().missing()
+
+
+class _PythonVersionRequirement(vlarl.Requirement):
+    def missing(self) -> str | None:
+        if sys.version_info[:2] in ((3, 10), (3, 11)):
+            return None
+        return f"Python {sys.version_info[0]}.{sys.version_info[1]} (Isaac Sim 5.x needs 3.11, 4.5 needs 3.10)"
+
+
+def _is_test_fake() -> bool:
+    try:
+        spec = importlib.util.find_spec("isaaclab")
+    except (ImportError, ValueError):
+        return False
+    locations = list(spec.submodule_search_locations or []) if spec else []
+    return any((Path(loc) / FAKE_MARKER).exists() for loc in locations)
+
+
+_SIM_FIX = (
+    'pip install "vlarl-isaaclab[sim]" --extra-index-url https://pypi.nvidia.com '
+    "(or install IsaacLab 2.x from source: https://isaac-sim.github.io/IsaacLab)"
+)
+REQUIREMENTS: tuple[vlarl.Requirement, ...] = (
+    _PythonVersionRequirement("python", "python3.10|3.11", "use a Python 3.11 (Isaac Sim 5.x) or 3.10 (4.5) venv"),
+    vlarl.Requirement("python", "isaacsim", _SIM_FIX),
+    vlarl.Requirement("python", "isaaclab", _SIM_FIX),
+    vlarl.Requirement("python", "isaaclab_tasks", _SIM_FIX),
+    _GpuRequirement(
+        "gpu", "nvidia-rtx", "run on a machine with an RTX-class NVIDIA GPU and driver (Isaac Sim renders with RTX)"
+    ),
+)
+
+
+@vlarl.hookimpl
+def vlarl_register() -> list[vlarl.PluginSpec]:
+    return [
+        vlarl.PluginSpec(
+            kind="env",
+            name="isaaclab",
+            factory="vlarl_isaaclab.env:make_env",
+            description="IsaacLab tasks (stack-cube; any package's tasks via the vlarl_isaaclab_tasks hook), "
+            "GPU-batched, simulator in a spawned worker.",
+            config=IsaacLabEnvConfig,
+            requirements=REQUIREMENTS,
+            extra={"describe": "vlarl_isaaclab.register:describe_tasks"},
+        )
+    ]
+
+
+@vlarl.hookimpl
+def vlarl_addhooks(pluginmanager: Any) -> None:
+    ensure_hookspecs(pluginmanager)
+
+
+_STACK_IDS = (
+    ("Isaac-Stack-Cube-Franka-IK-Rel-Visuomotor-Cosmos-v0", ()),
+    # The non-Cosmos sibling; RLinf's IsaacLab fork later names it "...-Rewarded-v0" (same cfg + reward term).
+    ("Isaac-Stack-Cube-Franka-IK-Rel-Visuomotor-v0", ("Isaac-Stack-Cube-Franka-IK-Rel-Visuomotor-Rewarded-v0",)),
+)
+
+
+# optionalhook: the host does not call vlarl_addhooks yet, so the spec may be added only later.
+@vlarl.hookimpl(optionalhook=True)
+def vlarl_isaaclab_tasks() -> list[TaskDecl]:
+    return [
+        TaskDecl(id=task_id, aliases=aliases, module="isaaclab_tasks", description=STACK_DESCRIPTION)
+        for task_id, aliases in _STACK_IDS
+    ]

@@ -1,0 +1,162 @@
+"""The simulator process (started with ``spawn``). Start order matters for Isaac Sim:
+
+1. ``AppLauncher(headless=True, enable_cameras=True)``: nothing from ``isaaclab.envs``,
+   ``isaaclab_tasks`` or ``omni`` may be imported before the app runs;
+2. task packages imported (the task's declared module, then ``extra_task_packages``),
+   which ``gymnasium.register`` their ids with an ``env_cfg_entry_point``;
+3. env cfg loaded from the registry (``parse_env_cfg`` -> ``load_cfg_from_registry``),
+   ``num_envs``, device, camera sizes and seed overridden, time-out pushed out of reach,
+   the final-observation recorder added;
+4. ``gymnasium.make(id, cfg=env_cfg).unwrapped``.
+
+Messages on the pipe: the worker answers every request with ``("ok", payload)`` or
+``("error", {"stage", "package", "traceback"})``; on any error it closes the env
+and the app and exits.
+"""
+
+from __future__ import annotations
+
+import os
+import traceback
+from typing import Any
+
+from vlarl_isaaclab.taskdecl import TaskDecl
+
+_NO_TIMEOUT_S = 1.0e7
+"""episode_length_s given to IsaacLab: truncation is counted by vlarl, not by IsaacLab's time_out term."""
+
+
+class _Failure(Exception):
+    def __init__(self, stage: str, package: str | None = None) -> None:
+        super().__init__(stage)
+        self.stage = stage
+        self.package = package
+
+
+def _set_camera(env_cfg: Any, sensor: str | None, size: int) -> None:
+    if not sensor:
+        return
+    cam = getattr(env_cfg.scene, sensor, None)
+    if cam is None:
+        raise KeyError(f"env_cfg.scene has no camera '{sensor}' to resize")
+    cam.height = size
+    cam.width = size
+
+
+def _pick_gym_id(requested: str, decl: TaskDecl) -> str:
+    import gymnasium as gym
+
+    candidates = list(dict.fromkeys([requested, decl.id, *decl.aliases]))
+    for name in candidates:
+        if name in gym.registry:
+            return name
+    raise KeyError(
+        f"none of {candidates} is registered with gymnasium after importing the task packages; "
+        f"registered Isaac ids: {sorted(k for k in gym.registry if 'Isaac' in k)[:20]}"
+    )
+
+
+def build(spec: dict[str, Any]) -> tuple[Any, Any, Any]:
+    """Launch, import, configure and make; returns (app, env, runner)."""
+    from vlarl_isaaclab.runner import ChunkRunner, FinalObsStore, install_final_obs_recorder
+
+    os.environ.pop("DISPLAY", None)  # headless: avoid GLX errors on machines with an X display
+    try:
+        from isaaclab.app import AppLauncher
+
+        launcher = AppLauncher(headless=True, enable_cameras=True, device=spec["device"], **spec["launcher_kwargs"])
+        app = launcher.app
+    except Exception as exc:
+        raise _Failure("launch", "isaaclab.app") from exc
+    decl = TaskDecl.coerce(spec["decl"])
+    env = None
+    try:
+        import importlib
+
+        for package in spec["packages"]:
+            try:
+                importlib.import_module(package)
+            except BaseException as exc:
+                raise _Failure("import", package) from exc
+        try:
+            import gymnasium as gym
+            from isaaclab_tasks.utils import parse_env_cfg
+
+            gym_id = _pick_gym_id(spec["task"], decl)
+            env_cfg = parse_env_cfg(gym_id, device=spec["device"], num_envs=spec["num_envs"])
+            _set_camera(env_cfg, decl.image_sensor if decl.image_term else None, spec["image_size"])
+            _set_camera(env_cfg, decl.wrist_image_sensor if decl.wrist_image_term else None, spec["wrist_image_size"])
+            env_cfg.seed = spec["seed"]
+            env_cfg.episode_length_s = _NO_TIMEOUT_S
+            store = FinalObsStore()
+            install_final_obs_recorder(env_cfg, decl.obs_group, store)
+            env = gym.make(gym_id, cfg=env_cfg).unwrapped
+            runner = ChunkRunner(env, decl, spec["description"], spec["max_episode_steps"], store)
+        except _Failure:
+            raise
+        except Exception as exc:
+            raise _Failure("make", spec["task"]) from exc
+        return app, env, runner
+    except BaseException:
+        _close(env, app)
+        raise
+
+
+def _close(env: Any, app: Any) -> None:
+    for obj in (env, app):
+        if obj is None:
+            continue
+        try:
+            obj.close()
+        except Exception:
+            traceback.print_exc()
+
+
+def _error(exc: BaseException, stage: str, package: str | None) -> tuple[str, dict[str, Any]]:
+    cause = exc.__cause__ if isinstance(exc, _Failure) and exc.__cause__ is not None else exc
+    tb = "".join(traceback.format_exception(type(cause), cause, cause.__traceback__))
+    return "error", {"stage": stage, "package": package, "traceback": tb, "error": f"{type(cause).__name__}: {cause}"}
+
+
+def main(conn: Any, spec: dict[str, Any]) -> None:
+    """Worker entry point: build, report ready, then serve reset/chunk/close requests."""
+    try:
+        app, env, runner = build(spec)
+    except _Failure as exc:
+        conn.send(_error(exc, exc.stage, exc.package))
+        conn.close()
+        return
+    except BaseException as exc:
+        conn.send(_error(exc, "start", None))
+        conn.close()
+        return
+    try:
+        try:
+            obs = runner.reset(spec["seed"], None)
+        except Exception as exc:  # e.g. an observation mapping that does not fit the task
+            conn.send(_error(exc, "make", spec["task"]))
+            return
+        shapes = {k: tuple(v.shape[1:]) for k, v in obs.items() if k != "task_descriptions"}
+        conn.send(("ok", {"device": str(runner.device), "num_envs": runner.n, "shapes": shapes}))
+        while True:
+            try:
+                cmd, payload = conn.recv()
+            except EOFError:  # the main process went away
+                break
+            if cmd == "close":
+                conn.send(("ok", None))
+                break
+            try:
+                if cmd == "reset":
+                    result = runner.reset(payload["seed"], payload.get("group_size"))
+                elif cmd == "chunk":
+                    result = runner.chunk(payload)
+                else:
+                    raise ValueError(f"unknown command {cmd!r}")
+            except Exception as exc:
+                conn.send(_error(exc, cmd, None))
+                continue
+            conn.send(("ok", result))
+    finally:
+        _close(env, app)
+        conn.close()

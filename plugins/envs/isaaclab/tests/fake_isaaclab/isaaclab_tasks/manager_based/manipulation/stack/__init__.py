@@ -1,0 +1,1 @@
+"""Fake stack task package; the mdp terms are toy versions of the real ones."""

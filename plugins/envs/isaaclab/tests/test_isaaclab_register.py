@@ -1,0 +1,93 @@
+"""Registration, task declarations, the task hook, requirement checks (no worker spawned)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+from vlarl.errors import PluginError
+from vlarl_isaaclab.register import IsaacLabEnvConfig
+from vlarl_isaaclab.taskdecl import TaskDecl, collect_tasks, describe_tasks
+
+COSMOS = "Isaac-Stack-Cube-Franka-IK-Rel-Visuomotor-Cosmos-v0"
+PLAIN = "Isaac-Stack-Cube-Franka-IK-Rel-Visuomotor-v0"
+REWARDED = "Isaac-Stack-Cube-Franka-IK-Rel-Visuomotor-Rewarded-v0"
+
+DUP_MODULE = """
+import vlarl
+
+@vlarl.hookimpl(optionalhook=True)
+def vlarl_isaaclab_tasks():
+    return [{"id": "Isaac-Stack-Cube-Franka-IK-Rel-Visuomotor-Cosmos-v0", "module": "x"}]
+"""
+
+
+def test_register_module_is_light() -> None:
+    code = (
+        "import sys, vlarl_isaaclab.register, vlarl_isaaclab.taskdecl\n"
+        "heavy = [m for m in ('torch', 'isaaclab', 'isaacsim', 'gymnasium', 'numpy') if m in sys.modules]\n"
+        "print(heavy)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    # numpy comes with vlarl's spaces only if something imported them; torch/simulator never
+    assert "torch" not in out and "isaaclab" not in out and "isaacsim" not in out, out
+
+
+def test_builtin_stack_tasks_are_listed_with_alias_and_distribution(registry_for) -> None:
+    reg = registry_for()
+    assert not reg.failures, [f.message() for f in reg.failures]
+    rows = {r["task"]: r for r in describe_tasks(reg)}
+    assert rows[COSMOS]["distribution"] == "vlarl-isaaclab"
+    assert rows[PLAIN]["aliases"] == [REWARDED]
+    assert collect_tasks(reg).resolve(REWARDED).decl.id == PLAIN
+
+
+def test_duplicate_task_id_names_both_distributions(dist_root, make_dist, registry_for) -> None:
+    make_dist(dist_root, "dup-tasks", {"dup_tasks": DUP_MODULE}, {"dup": "dup_tasks"})
+    reg = registry_for("dup-tasks")
+    assert not reg.failures, [f.message() for f in reg.failures]
+    with pytest.raises(PluginError) as err:
+        collect_tasks(reg).resolve(COSMOS)
+    assert "dup-tasks" in err.value.problem and "vlarl-isaaclab" in err.value.problem
+    assert "VLARL_DISABLE_PLUGINS" in err.value.fix
+    dup_rows = [r for r in describe_tasks(reg) if r["task"] == COSMOS]
+    assert {r["distribution"] for r in dup_rows} == {"dup-tasks", "vlarl-isaaclab"}
+    assert all(r["duplicate_of"] for r in dup_rows)
+
+
+def test_unknown_task_lists_registered_ids_and_distributions(registry_for) -> None:
+    with pytest.raises(PluginError) as err:
+        collect_tasks(registry_for()).resolve("Isaac-Stack-Cube-Franka-IK-Rel-Visuomotr-Cosmos-v0")
+    msg = err.value.problem
+    assert COSMOS in msg and PLAIN in msg and "(vlarl-isaaclab)" in msg and "Did you mean" in msg
+    assert "extra_task_packages" in err.value.fix
+
+
+def test_broken_provider_is_reported_not_hiding_others(dist_root, make_dist, registry_for) -> None:
+    bad = "import vlarl\n@vlarl.hookimpl(optionalhook=True)\ndef vlarl_isaaclab_tasks():\n    return [{'id': 'X', 'bogus': 1}]\n"
+    make_dist(dist_root, "other-tasks", {"other_tasks": bad}, {"other": "other_tasks"})
+    table = collect_tasks(registry_for("other-tasks"))
+    assert COSMOS in table.by_name
+    assert any("other-tasks" in f and "bogus" in f for f in table.failures)
+
+
+def test_task_declaration_rejects_bad_mapping() -> None:
+    with pytest.raises(ValueError, match="transform"):
+        TaskDecl(id="T", state_terms=(("eef_quat", "euler"),))
+    with pytest.raises(ValueError, match="action_low"):
+        TaskDecl(id="T", action_low=(-1.0,))
+
+
+def test_missing_simulator_fails_before_spawning(monkeypatch: pytest.MonkeyPatch) -> None:
+    import torch.multiprocessing as mp
+    from vlarl_isaaclab import env as env_mod
+
+    for name in [m for m in sys.modules if m.split(".")[0] in ("isaaclab", "isaacsim", "isaaclab_tasks")]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setattr(sys, "path", [p for p in sys.path if "fake_isaaclab" not in p])
+    monkeypatch.setattr(mp, "get_context", lambda *a, **k: pytest.fail("a worker was spawned"))
+    with pytest.raises(PluginError) as err:
+        env_mod.make_env(IsaacLabEnvConfig(num_envs=2, device="cpu"))
+    assert "isaaclab" in err.value.problem and "pip install" in err.value.problem
+    assert "NVIDIA GPU" in err.value.problem or "nvidia" in err.value.problem.lower()

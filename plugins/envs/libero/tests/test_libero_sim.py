@@ -1,0 +1,182 @@
+"""Tests that step the real LIBERO simulator (2 sub-envs in 2 spawned workers, offscreen rendering).
+
+One env is shared by the module (starting workers costs seconds); the crash test runs last.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import signal
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+import pytest
+from vlarl.contracts.env import GROUP_SIZE_OPTION
+from vlarl.errors import ContractError
+from vlarl_libero.env import LiberoEnv
+from vlarl_libero.register import LiberoConfig
+
+pytestmark = pytest.mark.slow
+MAX_STEPS = 10
+OPEN, CLOSE = -1.0, 1.0  # LIBERO's gripper sign
+
+
+@pytest.fixture(scope="module")
+def env() -> Iterator[LiberoEnv]:
+    cfg = LiberoConfig(
+        suite="libero_spatial", task_ids=[0], num_envs=2, num_settle_steps=3, max_episode_steps=MAX_STEPS
+    )
+    e = LiberoEnv(cfg)
+    try:
+        yield e
+    finally:
+        e.close()
+
+
+def checksum(obs: dict[str, Any], row: int) -> str:
+    h = hashlib.sha256()
+    for key in ("images", "wrist_images", "states"):
+        h.update(np.ascontiguousarray(obs[key][row]).tobytes())
+    return h.hexdigest()
+
+
+def chunk(n: int, c: int, **dims: float) -> np.ndarray:
+    a = np.zeros((n, c, 7), dtype=np.float32)
+    a[..., 6] = OPEN
+    names = {"dx": 0, "dy": 1, "dz": 2, "gripper": 6}
+    for name, value in dims.items():
+        a[..., names[name]] = value
+    return a
+
+
+def test_reset_observations_follow_the_contract(env: LiberoEnv) -> None:
+    obs, infos = env.reset(seed=0)
+    assert obs["images"].shape == (2, 3, 128, 128) and obs["images"].dtype == np.uint8
+    assert obs["wrist_images"].shape == (2, 3, 128, 128) and obs["wrist_images"].dtype == np.uint8
+    assert obs["states"].shape == (2, 8) and obs["states"].dtype == np.float32
+    assert obs["task_descriptions"] == [env.task_descriptions[0]] * 2
+    assert "black bowl" in obs["task_descriptions"][0]
+    assert infos["reset_state_ids"].tolist() == [0, 1]
+    # Settled with the gripper open: fingers apart, symmetric.
+    fingers = obs["states"][:, 6:8]
+    assert (fingers[:, 0] > 0.015).all() and np.allclose(fingers[:, 0], -fingers[:, 1], atol=2e-3)
+    assert obs["images"].std() > 10  # a real rendered scene, not a blank frame
+
+
+def test_seeded_reset_is_deterministic_and_states_differ(env: LiberoEnv) -> None:
+    first, _ = env.reset(seed=3)
+    env.chunk_step(chunk(2, 3, dx=1.0))  # disturb the scene before resetting again
+    second, _ = env.reset(seed=3)
+    assert checksum(first, 0) == checksum(second, 0) and checksum(first, 1) == checksum(second, 1)
+    # seed 3 -> init state 3 for sub-env 0, state 4 for sub-env 1: different scenes.
+    assert env.pair_of(0) == (0, 3) and env.pair_of(1) == (0, 4)
+    assert not np.array_equal(first["images"][0], first["images"][1])
+    pytest.shared_checksum = checksum(first, 0)  # compared after a worker restart, in a new process
+
+
+def test_scripted_actions_move_the_end_effector(env: LiberoEnv) -> None:
+    obs, _ = env.reset(seed=0)
+    start = obs["states"][:, :3].copy()
+    out = env.chunk_step(chunk(2, 4, dx=1.0))
+    moved = out.observations["states"][:, :3] - start
+    assert (moved[:, 0] > 0.01).all(), moved  # +x commanded: several centimetres along +x
+    assert (np.abs(moved[:, 0]) > 2 * np.abs(moved[:, 1])).all()
+    up = env.chunk_step(chunk(2, 4, dz=1.0))
+    rise = up.observations["states"][:, 2] - out.observations["states"][:, 2]
+    assert (rise > 0.01).all(), rise
+    assert out.valid.all() and not out.terminations.any() and (out.rewards == 0).all()
+
+
+def test_gripper_convention_plus_one_closes(env: LiberoEnv) -> None:
+    obs, _ = env.reset(seed=1)
+    open_width = obs["states"][:, 6] - obs["states"][:, 7]
+    closed = env.chunk_step(chunk(2, 4, gripper=CLOSE)).observations["states"]
+    closed_width = closed[:, 6] - closed[:, 7]
+    assert (closed_width < open_width - 0.003).all(), (open_width, closed_width)
+    reopened = env.chunk_step(chunk(2, 4, gripper=OPEN)).observations["states"]
+    assert ((reopened[:, 6] - reopened[:, 7]) > closed_width + 0.002).all()
+
+
+def test_truncation_autoreset_and_metrics(env: LiberoEnv) -> None:
+    env.reset(seed=5)
+    before = env.reset_state_ids.copy()
+    out = env.chunk_step(chunk(2, 6))
+    assert not out.infos["done"].any()
+    out = env.chunk_step(chunk(2, 6))
+    assert out.truncations[:, 3].all() and not out.valid[:, 4:].any()  # 6 + 4 = MAX_STEPS
+    assert out.infos["done"].all() and (out.infos["episode"]["episode_len"] == MAX_STEPS).all()
+    assert not out.infos["episode"]["success_once"].any() and not out.infos["env_failed"].any()
+    after = out.infos["reset_state_ids"]
+    assert len({*before.tolist(), *after.tolist()}) == 4  # fresh init states, none repeated
+
+
+def test_group_reset_shares_init_state_across_episodes(env: LiberoEnv) -> None:
+    obs, infos = env.reset(options={GROUP_SIZE_OPTION: 2})
+    assert infos["reset_state_ids"][0] == infos["reset_state_ids"][1]
+    assert checksum(obs, 0) == checksum(obs, 1)
+    first = int(infos["reset_state_ids"][0])
+    out = env.chunk_step(chunk(2, MAX_STEPS))  # both truncate, then autoreset
+    ids = out.infos["reset_state_ids"]
+    assert ids[0] == ids[1] != first
+    assert checksum(out.observations, 0) == checksum(out.observations, 1)
+
+
+def test_wrong_action_width_is_rejected(env: LiberoEnv) -> None:
+    env.reset(seed=0)
+    with pytest.raises(ContractError, match="action_dim=7"):
+        env.chunk_step(np.zeros((2, 2, 6), dtype=np.float32))
+
+
+def test_conformance_kit(env: LiberoEnv) -> None:
+    from vlarl.testing import check_env
+
+    class Shared:
+        """The kit closes envs it makes; keep the module's env (a restart costs seconds)."""
+
+        def __init__(self, inner: LiberoEnv) -> None:
+            self._inner = inner
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self._inner, name)
+
+        def close(self) -> None:
+            pass
+
+    check_env(lambda: Shared(env), chunk_len=4, name="libero").raise_if_failed()
+
+
+def test_killed_worker_is_restarted_and_episode_reported_failed(env: LiberoEnv) -> None:
+    env.reset(seed=0)
+    old = env.worker_pids
+    os.kill(old[0], signal.SIGKILL)
+    time.sleep(0.5)
+    out = env.chunk_step(chunk(2, 3))
+    assert out.infos["env_failed"].tolist() == [True, False]
+    assert "worker 0" in out.infos["worker_errors"][0]
+    assert out.truncations[0, 0] and not out.valid[0, 1:].any() and out.valid[1].all()
+    assert not out.infos["episode"]["success_once"][0]
+    pids = env.worker_pids
+    assert pids[0] != old[0] and pids[1] == old[1]
+    # The run goes on, and a new process renders the same pixels for the same init state.
+    out = env.chunk_step(chunk(2, 2))
+    assert out.valid.all() and not out.infos["env_failed"].any()
+    obs, _ = env.reset(seed=3)
+    assert checksum(obs, 0) == pytest.shared_checksum
+
+
+def test_hung_worker_times_out_and_is_restarted(env: LiberoEnv) -> None:
+    env.reset(seed=0)
+    pid = env.worker_pids[1]
+    env.cfg.step_timeout_s = 5.0
+    os.kill(pid, signal.SIGSTOP)  # a simulator that never answers
+    try:
+        out = env.chunk_step(chunk(2, 2))
+    finally:
+        env.cfg.step_timeout_s = 120.0
+    assert out.infos["env_failed"].tolist() == [False, True]
+    assert "no answer within 5 s" in out.infos["worker_errors"][0]
+    assert env.worker_pids[1] != pid
+    assert env.chunk_step(chunk(2, 2)).valid.all()

@@ -1,0 +1,76 @@
+"""Registration of the GR00T N1.5 policy (light: vlarl, dataclasses and stdlib only)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import vlarl
+
+
+@dataclass
+class RLHeadConfig:
+    """How the denoising chain is made stochastic for RL."""
+
+    noise_method: str = "flow_sde"  # deterministic | flow_sde | reinflow
+    noise_level: float = 0.5  # flow_sde: a in sigma_t = a sqrt((1-t)/t)
+    disable_dropout: bool = True  # replace every dropout with identity (log-probs need a fixed network)
+    joint_logprob: bool = False  # False: one random stochastic step per rollout; True: all steps, joint log-prob
+    noise_std_min: float = 0.08  # reinflow: learned std squashed into [min, max]
+    noise_std_max: float = 0.16
+    noise_hidden: int = 128  # reinflow noise net width
+    value_hidden: int = 256  # value head width
+    add_value_head: bool = True
+
+
+@dataclass
+class Gr00tConfig:
+    checkpoint_path: str | None = None  # GR00T-N1.5 dir: config.json, *.safetensors, experiment_cfg/metadata.json
+    preset: str = "tiny"  # architecture when no checkpoint: tiny | 3b
+    embodiment_tag: str = "new_embodiment"
+    embodiments: dict[str, Any] = field(
+        default_factory=dict
+    )  # extra tags: {tag: {modalities, statistics, embodiment_id}}
+    embodiment_ids: dict[str, int] = field(default_factory=dict)  # projector slot per tag (overrides metadata)
+    normalization: dict[str, str] = field(default_factory=dict)  # per key (or "*"): min_max | q99 | mean_std | identity
+    camera_keys: dict[str, str] = field(default_factory=dict)  # video key -> images | wrist_images | wrist_images:<k>
+    num_action_chunks: int = 5
+    denoising_steps: int = 4
+    rl_head_config: RLHeadConfig = field(default_factory=RLHeadConfig)
+    max_text_tokens: int = 32
+    tokenizer_path: str | None = None  # local tokenizer dir; default: the checkpoint dir, else a byte tokenizer
+    tune_visual: bool = False
+    tune_llm: bool = False
+    gripper_convention: str = "none"
+    dtype: str = "float32"
+    device: str = "cpu"
+
+
+class Gr00tHooks:
+    @vlarl.hookspec
+    def vlarl_gr00t_embodiments(self) -> dict[str, Any]:
+        """Return {tag: metadata.json-style entry (modalities, statistics, embodiment_id)} for new embodiments."""
+
+
+@vlarl.hookimpl
+def vlarl_addhooks(pluginmanager: Any) -> None:
+    pluginmanager.add_hookspecs(Gr00tHooks)
+
+
+@vlarl.hookimpl
+def vlarl_register() -> list[vlarl.PluginSpec]:
+    fix = "pip install vlarl-gr00t"
+    return [
+        vlarl.PluginSpec(
+            kind="policy",
+            name="gr00t",
+            factory="vlarl_gr00t.policy:make",
+            description="GR00T N1.5 (Eagle 2.5 VLM + flow-matching DiT head); RL log-probs via flow_sde or reinflow noise",
+            config=Gr00tConfig,
+            requirements=(
+                vlarl.Requirement(kind="python", name="torch", fix=fix),
+                vlarl.Requirement(kind="python", name="transformers", fix=fix),
+                vlarl.Requirement(kind="python", name="safetensors", fix=fix),
+            ),
+        )
+    ]

@@ -1,0 +1,69 @@
+"""Shared helpers for the GR00T tests: a LIBERO-like embodiment entry and observation batches."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from vlarl_gr00t.register import Gr00tConfig, RLHeadConfig
+
+
+def libero_entry(embodiment_id: int | None = 1) -> dict[str, Any]:
+    """A metadata.json entry shaped like the official one (LIBERO: 2 cameras, 8-dim state, 7-dim action)."""
+    rng = np.random.default_rng(0)
+
+    def stats(n: int) -> dict[str, list[float]]:
+        lo = -1.0 - rng.random(n)
+        hi = 1.0 + rng.random(n)
+        return {
+            "min": lo.tolist(),
+            "max": hi.tolist(),
+            "mean": ((lo + hi) / 2).tolist(),
+            "std": ((hi - lo) / 4).tolist(),
+            "q01": (lo * 0.9).tolist(),
+            "q99": (hi * 0.9).tolist(),
+        }
+
+    entry: dict[str, Any] = {
+        "modalities": {
+            "video": {
+                "video.image": {"resolution": [32, 32], "channels": 3},
+                "video.wrist_image": {"resolution": [32, 32], "channels": 3},
+            },
+            "state": {"state.x": {"shape": [3]}, "state.rot": {"shape": [3]}, "state.gripper": {"shape": [2]}},
+            "action": {"action.x": {"shape": [3]}, "action.rot": {"shape": [3]}, "action.gripper": {"shape": [1]}},
+        },
+        "statistics": {
+            "state": {"state.x": stats(3), "state.rot": stats(3), "state.gripper": stats(2)},
+            "action": {"action.x": stats(3), "action.rot": stats(3), "action.gripper": stats(1)},
+        },
+        "embodiment_tag": "libero_franka",
+    }
+    if embodiment_id is not None:
+        entry["embodiment_id"] = embodiment_id
+    return entry
+
+
+def tiny_config(**overrides: Any) -> Gr00tConfig:
+    rl = overrides.pop("rl", {})
+    base = dict(
+        preset="tiny",
+        embodiment_tag="libero_franka",
+        embodiments={"libero_franka": libero_entry()},
+        num_action_chunks=5,
+        denoising_steps=4,
+        max_text_tokens=16,
+        rl_head_config=RLHeadConfig(**{"noise_method": "flow_sde", "noise_level": 0.5, **rl}),
+    )
+    base.update(overrides)
+    return Gr00tConfig(**base)
+
+
+def make_obs(n: int, seed: int = 0, size: int = 32) -> dict[str, Any]:
+    rng = np.random.default_rng(seed)
+    return {
+        "images": rng.integers(0, 256, (n, 3, size, size), dtype=np.uint8),
+        "wrist_images": rng.integers(0, 256, (n, 3, size, size), dtype=np.uint8),
+        "states": rng.normal(size=(n, 8)).astype(np.float32),
+        "task_descriptions": [f"pick up the bowl {i}" for i in range(n)],
+    }

@@ -1,0 +1,52 @@
+import numpy as np
+import pytest
+import torch
+
+from vlarl.contracts.spaces import ActionDim, ActionSpec, ObservationSpec
+from vlarl.errors import ConfigError, ContractError
+from vlarl.testing import synthetic_obs
+from vlarl_mlp.policy import MLPPolicy
+from vlarl_mlp.register import MLPPolicyConfig
+
+STATES = ObservationSpec(states=(5,))
+IMAGES = ObservationSpec(states=(5,), images=(3, 32, 32))
+BOX = ActionSpec((ActionDim("x", -2.0, 2.0), ActionDim("g", -1.0, 1.0, "gripper")))
+DISCRETE = ActionSpec((ActionDim("push", 0, 2, "discrete"),))
+
+
+@pytest.mark.parametrize(
+    ("obs_spec", "act_spec", "cfg"),
+    [
+        (STATES, BOX, {}),
+        (STATES, DISCRETE, {"num_action_chunks": 3}),
+        (IMAGES, BOX, {"use_images": True, "value_type": "action", "num_action_chunks": 2}),
+        (STATES, BOX, {"critic": False}),
+    ],
+)
+def test_conformance(vlarl_check_policy, obs_spec, act_spec, cfg):
+    vlarl_check_policy(lambda: MLPPolicy(MLPPolicyConfig(**cfg), obs_spec, act_spec), obs_spec, batch_size=3)
+
+
+def test_actions_use_env_units_and_categorical_indices():
+    torch.manual_seed(0)
+    gauss = MLPPolicy(MLPPolicyConfig(), STATES, BOX)
+    with torch.no_grad():
+        gauss.actor[-1].bias.zero_()
+        gauss.actor[-1].weight.zero_()
+    out = gauss.act(synthetic_obs(STATES, 4), deterministic=True)
+    assert torch.all(out.actions == 0)  # mean of the box centre
+    cat = MLPPolicy(MLPPolicyConfig(num_action_chunks=4), STATES, DISCRETE)
+    acts = cat.act(synthetic_obs(STATES, 64)).actions
+    assert set(acts.unique().tolist()) <= {0.0, 1.0, 2.0} and len(acts.unique()) == 3
+
+
+def test_bad_inputs_and_configs_are_clear():
+    policy = MLPPolicy(MLPPolicyConfig(), STATES, BOX)
+    with pytest.raises(ContractError, match=r"states must be \[N, 5\]"):
+        policy.act({"states": np.zeros((2, 4), np.float32), "task_descriptions": ["a", "b"]})
+    with pytest.raises(ConfigError, match="value_type"):
+        MLPPolicy(MLPPolicyConfig(value_type="token"), STATES, BOX)
+    with pytest.raises(ConfigError, match="returns no images"):
+        MLPPolicy(MLPPolicyConfig(use_images=True), STATES, BOX)
+    with pytest.raises(ConfigError, match="discrete"):
+        MLPPolicy(MLPPolicyConfig(action_head="categorical"), STATES, BOX)
