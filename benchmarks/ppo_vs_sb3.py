@@ -54,7 +54,6 @@ def evaluate(env_id: str, act: Any, seed: int) -> float:
 def run_vlarl(env_id: str, seed: int, h: dict[str, Any]) -> dict[str, float]:
     import numpy as np
     import torch
-
     from vlarl.plugins.build import build_algo, build_env, build_policy
     from vlarl.runner.rollout import collect_rollout
 
@@ -87,7 +86,7 @@ def run_vlarl(env_id: str, seed: int, h: dict[str, Any]) -> dict[str, float]:
         with torch.no_grad():
             a = policy.act({"states": o[None], "task_descriptions": [env_id]}, deterministic=True).actions
         a = a[0, 0].numpy()
-        return int(round(float(a[0]))) if env_id == "CartPole-v1" else a
+        return round(float(a[0])) if env_id == "CartPole-v1" else a
 
     return {"return": evaluate(env_id, act, seed), "wall_s": wall}
 

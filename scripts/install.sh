@@ -32,9 +32,5 @@ args=(-e core)
 for dir in plugins/*/*/; do
   [ -f "$dir/pyproject.toml" ] && args+=(-e "$dir")
 done
-# Plugin-side example packages that tests install (e.g. a user's IsaacLab task).
-for dir in plugins/*/*/examples/*/; do
-  [ -f "$dir/pyproject.toml" ] && args+=(-e "$dir")
-done
 "${PIP[@]}" install "${args[@]}" ${VLARL_EXTRA_PIP:-}
 "${PIP[@]}" install "pytest>=7" "pytest-timeout>=2" "ruff>=0.6" "setuptools>=68"

@@ -8,7 +8,9 @@ def test_seed_syntaxes():
     assert parse_placement({"env": "0-3", "rollout": "4-7", "actor": "0-7"}, 8, "GPUs") == {
         "env": [0, 1, 2, 3], "rollout": [4, 5, 6, 7], "actor": list(range(8)),
     }  # fmt: skip
-    assert parse_placement({"env,rollout,actor": "all"}, 2, "CPU slots") == {c: [0, 1] for c in ("env", "rollout", "actor")}
+    assert parse_placement({"env,rollout,actor": "all"}, 2, "CPU slots") == {
+        c: [0, 1] for c in ("env", "rollout", "actor")
+    }
     assert parse_placement({"env": 0, "rollout": "1", "actor": [0, 1]}, 2, "GPUs")["actor"] == [0, 1]
 
 

@@ -29,13 +29,16 @@ def require(provided: Provided) -> None:
     )
 
 
-def resolve(kind: Kind, name: str, section: Any, registry: Registry | None = None) -> tuple[Provided, Any]:
+def resolve(
+    kind: Kind, name: str, section: Any, registry: Registry | None = None, check_requirements: bool = True
+) -> tuple[Provided, Any]:
     """Find the plugin, validate its config section, check its requirements."""
     provided = (registry or get_registry()).get(kind, name)
     config = validate_section(
         provided.spec.config, section, where={"env": "env", "policy": "policy", "algo": "algorithm"}[kind]
     )
-    require(provided)
+    if check_requirements:
+        require(provided)
     return provided, config
 
 

@@ -33,7 +33,7 @@ class RunSpec:
         return self.plugins[name][2]
 
 
-def validate(cfg: DictConfig) -> RunSpec:
+def validate(cfg: DictConfig, check_requirements: bool = True) -> RunSpec:
     for key in cfg:
         if key not in TOP_LEVEL:
             close = difflib.get_close_matches(str(key), TOP_LEVEL, n=1)
@@ -51,7 +51,7 @@ def validate(cfg: DictConfig) -> RunSpec:
             )
         body = OmegaConf.to_container(raw, resolve=True)
         name = body.pop("name")
-        provided, config = resolve(kind, str(name), body)
+        provided, config = resolve(kind, str(name), body, check_requirements=check_requirements)
         plugins[section] = (provided, config, body)
     host = {k: validate_section(schema, cfg.get(k), k) for k, schema in HOST_SECTIONS.items()}
     spec = RunSpec(cfg, host["runner"], host["rollout"], host["cluster"], host["video_cfg"], plugins)

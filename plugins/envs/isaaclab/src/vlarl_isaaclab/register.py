@@ -99,7 +99,6 @@ def vlarl_register() -> list[vlarl.PluginSpec]:
             "GPU-batched, simulator in a spawned worker.",
             config=IsaacLabEnvConfig,
             requirements=REQUIREMENTS,
-            extra={"describe": "vlarl_isaaclab.register:describe_tasks"},
         )
     ]
 
@@ -116,10 +115,24 @@ _STACK_IDS = (
 )
 
 
-# optionalhook: the host does not call vlarl_addhooks yet, so the spec may be added only later.
+# optionalhook: with VLARL_PLUGINS excluding this plugin's spec, the impl must not be a load error.
 @vlarl.hookimpl(optionalhook=True)
 def vlarl_isaaclab_tasks() -> list[TaskDecl]:
     return [
         TaskDecl(id=task_id, aliases=aliases, module="isaaclab_tasks", description=STACK_DESCRIPTION)
         for task_id, aliases in _STACK_IDS
     ]
+
+
+@vlarl.hookimpl
+def vlarl_plugin_details(registry: Any) -> dict[str, list[str]]:
+    """``vlarl plugins`` lists every registered IsaacLab task under this env, with its distribution."""
+    lines = []
+    for row in describe_tasks(registry):
+        if row["task"] is None:
+            lines.append(f"! task provider failed: {row['error']}")
+            continue
+        aliases = f" (aliases: {', '.join(row['aliases'])})" if row["aliases"] else ""
+        dup = f"  DUPLICATE, also from {', '.join(row['duplicate_of'])}" if row["duplicate_of"] else ""
+        lines.append(f"task {row['task']}{aliases} from {row['distribution']}{dup}")
+    return {"env:isaaclab": lines}

@@ -1,0 +1,24 @@
+"""Every example config validates against the installed plugins' schemas (requirements aside: GPU jobs)."""
+
+from pathlib import Path
+
+import pytest
+
+from vlarl.config import load_config
+from vlarl.runner.setup import validate
+
+EXAMPLES = sorted((Path(__file__).parents[1] / "examples").glob("*.yaml"))
+
+
+def test_there_are_examples_for_every_plugin():
+    names = " ".join(p.stem for p in EXAMPLES)
+    for part in ("libero", "isaaclab", "behavior", "openvlaoft", "gr00t", "ppo", "grpo", "mlp", "gymnasium"):
+        assert part in names
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=[p.stem for p in EXAMPLES])
+def test_example_validates(path):
+    spec = validate(load_config(path), check_requirements=False)
+    env, policy, algo = (spec.plugins[k][0].spec.name for k in ("env", "policy", "algorithm"))
+    stem = path.stem.replace("openvlaoft", "openvla_oft")
+    assert algo in stem and policy in stem, (env, policy, algo)
