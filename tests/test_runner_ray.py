@@ -43,3 +43,21 @@ def test_pipelined_training_on_separate_cpu_slots(tmp_path):
 def test_placement_on_devices_that_do_not_exist_fails_before_training(tmp_path):
     with pytest.raises(ConfigError, match=r"asks for CPU slots \[2, 3\]"):
         train(cfg(tmp_path, "cluster.component_placement={env: 0-3, rollout: 0, actor: 0}"))
+
+
+def test_a_killed_env_actor_is_restarted_and_counted(tmp_path, monkeypatch):
+    from vlarl.runner.ray_backend import RayTrainer
+
+    real = RayTrainer.collect
+    killed = []
+
+    def kill_once(self, it):
+        if not killed:
+            killed.append(it)
+            ray.kill(self.env_workers[0])
+        return real(self, it)
+
+    monkeypatch.setattr(RayTrainer, "collect", kill_once)
+    train(cfg(tmp_path, "runner.max_epochs=2"))
+    rows = [json.loads(line) for line in (tmp_path / "r" / "metrics.jsonl").read_text().splitlines()]
+    assert killed == [0] and [r["cluster/actor_restarts"] for r in rows] == [1.0, 1.0]

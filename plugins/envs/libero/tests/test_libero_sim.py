@@ -21,6 +21,7 @@ from vlarl_libero.register import LiberoConfig
 
 pytestmark = pytest.mark.slow
 MAX_STEPS = 6
+SHARED: dict[str, str] = {}
 OPEN, CLOSE = -1.0, 1.0  # LIBERO's gripper sign
 
 
@@ -74,7 +75,7 @@ def test_seeded_reset_is_deterministic_and_states_differ(env: LiberoEnv) -> None
     # seed 3 -> init state 3 for sub-env 0, state 4 for sub-env 1: different scenes.
     assert env.pair_of(0) == (0, 3) and env.pair_of(1) == (0, 4)
     assert not np.array_equal(first["images"][0], first["images"][1])
-    pytest.shared_checksum = checksum(first, 0)  # compared after a worker restart, in a new process
+    SHARED["checksum"] = checksum(first, 0)  # compared after a worker restart, in a new process
 
 
 def test_scripted_actions_move_the_end_effector(env: LiberoEnv) -> None:
@@ -170,4 +171,4 @@ def test_killed_and_hung_workers_are_restarted_and_episodes_reported_failed(env:
     out = env.chunk_step(chunk(2, 2))
     assert out.valid.all() and not out.infos["env_failed"].any()
     obs, _ = env.reset(seed=3)
-    assert checksum(obs, 0) == pytest.shared_checksum
+    assert checksum(obs, 0) == SHARED["checksum"]

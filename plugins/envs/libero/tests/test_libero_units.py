@@ -74,7 +74,13 @@ def test_split_envs() -> None:
 
 def test_suite_step_limits() -> None:
     limits = {k: v[1] for k, v in SUITES.items()}
-    assert limits == {"libero_spatial": 280, "libero_object": 280, "libero_goal": 300, "libero_10": 520, "libero_90": 400}
+    assert limits == {
+        "libero_spatial": 280,
+        "libero_object": 280,
+        "libero_goal": 300,
+        "libero_10": 520,
+        "libero_90": 400,
+    }
 
 
 def test_action_spec_declares_libero_gripper_sign() -> None:

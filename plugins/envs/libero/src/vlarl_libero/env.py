@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from typing import Any
 
@@ -39,9 +40,7 @@ STATE_DIM = 8  # eef position (3) + axis-angle (3) + gripper joint positions (2)
 def validate_config(cfg: LiberoConfig) -> list[int]:
     """Check the config before any process starts; returns the task ids to run."""
     if cfg.suite not in SUITES:
-        raise ConfigError(
-            f"Unknown LIBERO suite {cfg.suite!r}.", f"Set env.suite to one of: {', '.join(SUITES)}."
-        )
+        raise ConfigError(f"Unknown LIBERO suite {cfg.suite!r}.", f"Set env.suite to one of: {', '.join(SUITES)}.")
     n_tasks = SUITES[cfg.suite][0]
     task_ids = list(cfg.task_ids) or list(range(n_tasks))
     bad = [t for t in task_ids if not 0 <= t < n_tasks]
@@ -273,10 +272,8 @@ class LiberoEnv(SubStepVectorEnv):
         self._workers = []
 
     def __del__(self) -> None:
-        try:
+        with contextlib.suppress(Exception):
             self.close()
-        except Exception:
-            pass
 
 
 def make(cfg: LiberoConfig) -> LiberoEnv:

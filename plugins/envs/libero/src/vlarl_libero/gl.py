@@ -23,7 +23,7 @@ def gl_env(backend: str) -> dict[str, str]:
     return {"MUJOCO_GL": backend, "PYOPENGL_PLATFORM": backend}
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def probe(backend: str) -> str | None:
     """None if an offscreen context can be created with ``backend``, else the error text.
 

@@ -18,9 +18,7 @@ class ResetSchedule:
 
     def __init__(self, task_ids: list[int], num_states: dict[int, int], order_seed: int, shuffle: bool) -> None:
         depth = max(num_states[t] for t in task_ids)
-        self.pairs: list[tuple[int, int]] = [
-            (t, s) for s in range(depth) for t in task_ids if s < num_states[t]
-        ]
+        self.pairs: list[tuple[int, int]] = [(t, s) for s in range(depth) for t in task_ids if s < num_states[t]]
         self._rng = np.random.default_rng(order_seed)
         self._shuffle = shuffle
         self._order: list[int] = []

@@ -27,7 +27,9 @@ class WorkerFailure(RuntimeError):
         self.reason = reason
 
 
-def _worker_main(conn: Any, n_local: int, opts: dict[str, Any], env_vars: dict[str, str], config_dir: str | None) -> None:
+def _worker_main(
+    conn: Any, n_local: int, opts: dict[str, Any], env_vars: dict[str, str], config_dir: str | None
+) -> None:
     os.environ.update(env_vars)
     try:
         from vlarl_libero.sim import LiberoSim, prepare_libero_import, suite_info
