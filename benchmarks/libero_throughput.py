@@ -22,6 +22,13 @@ SETTLE = 10
 DUMMY = np.array([0.0] * 6 + [-1.0])
 
 
+def proc_cpu(pid: int) -> float:
+    """CPU seconds (user + system, all threads) a process used so far, from /proc (Linux)."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def stock_env(size: int):
     from libero.libero import benchmark, get_libero_path
     from libero.libero.envs import OffScreenRenderEnv
@@ -38,25 +45,30 @@ def stock_env(size: int):
     return env, obs
 
 
-def bench_stock(size: int, steps: int) -> float:
+def bench_stock(size: int, steps: int) -> tuple[float, float]:
+    """(env-steps/s, CPU ms per env-step)."""
     env, _ = stock_env(size)
     rng = np.random.default_rng(0)
     env.step(DUMMY)
-    t = time.perf_counter()
+    t, cpu = time.perf_counter(), proc_cpu(os.getpid())
     for _ in range(steps):
         env.step(np.concatenate([rng.uniform(-0.3, 0.3, 6), [-1.0]]))
     rate = steps / (time.perf_counter() - t)
+    cpu_ms = (proc_cpu(os.getpid()) - cpu) / steps * 1e3
     env.close()
-    return rate
+    return rate, cpu_ms
 
 
-def bench_vlarl(size: int, num_envs: int, steps: int, chunk: int = 5) -> tuple[float, float]:
+def bench_vlarl(size: int, num_envs: int, steps: int, chunk: int = 5, fast: bool = False) -> tuple[float, float, float]:
+    """(env-steps/s, CPU ms per env-step over the main process and all workers, start-up seconds)."""
     from vlarl_libero.env import LiberoEnv
     from vlarl_libero.register import LiberoConfig
 
     t0 = time.perf_counter()
     env = LiberoEnv(
-        LiberoConfig(suite=SUITE, task_ids=[TASK], num_envs=num_envs, image_size=size, max_episode_steps=10_000)
+        LiberoConfig(
+            suite=SUITE, task_ids=[TASK], num_envs=num_envs, image_size=size, max_episode_steps=10_000, fast_render=fast
+        )
     )
     env.reset(seed=0)
     startup = time.perf_counter() - t0
@@ -65,12 +77,15 @@ def bench_vlarl(size: int, num_envs: int, steps: int, chunk: int = 5) -> tuple[f
     actions[..., 6] = -1.0
     env.chunk_step(actions[:, :1])  # warm-up
     n_chunks = max(1, steps // chunk)
-    t = time.perf_counter()
+    pids = [os.getpid(), *env.worker_pids]
+    t, cpu = time.perf_counter(), sum(proc_cpu(p) for p in pids)
     for _ in range(n_chunks):
         env.chunk_step(actions)
-    rate = num_envs * chunk * n_chunks / (time.perf_counter() - t)
+    total = num_envs * chunk * n_chunks
+    rate = total / (time.perf_counter() - t)
+    cpu_ms = (sum(proc_cpu(p) for p in pids) - cpu) / total * 1e3
     env.close()
-    return rate, startup
+    return rate, cpu_ms, startup
 
 
 def fidelity() -> str:
@@ -176,6 +191,7 @@ def main() -> None:
     parser.add_argument("--envs", type=int, nargs="+", default=[1, 2, 4])
     parser.add_argument("--steps", type=int, default=20, help="timed env steps per sub-env")
     parser.add_argument("--skip-profile", action="store_true")
+    parser.add_argument("--fast", action="store_true", help="also time 1 sub-env with fast_render=True")
     parser.add_argument("--skip-fidelity", action="store_true")
     args = parser.parse_args()
     os.environ.setdefault("MUJOCO_GL", "egl")
@@ -184,20 +200,29 @@ def main() -> None:
         f"cores: {os.cpu_count()}, load average at start: {os.getloadavg()[0]:.2f}, MUJOCO_GL={os.environ['MUJOCO_GL']}"
     )
     for size in args.sizes:
-        stock = bench_stock(size, args.steps)
-        print(f"[{size}x{size}, 2 cameras] stock OffScreenRenderEnv, plain loop: {stock:6.2f} env-steps/s")
+        stock, stock_cpu = bench_stock(size, args.steps)
+        print(
+            f"[{size}x{size}, 2 cameras] stock OffScreenRenderEnv, plain loop: {stock:6.2f} env-steps/s, "
+            f"{stock_cpu:6.1f} CPU ms/step"
+        )
         base = None
         for n in args.envs:
-            rate, startup = bench_vlarl(size, n, args.steps)
+            rate, cpu_ms, startup = bench_vlarl(size, n, args.steps)
             base = rate if n == 1 else base
             extra = ""
             if n == 1:
-                extra = f"  overhead vs stock {100 * (stock / rate - 1):+.1f}%"
+                extra = f"  overhead vs stock: wall {100 * (stock / rate - 1):+.1f}%, CPU {100 * (cpu_ms / stock_cpu - 1):+.1f}%"
             elif base:
                 extra = f"  scaling vs 1 worker {rate / base:.2f}x"
             print(
-                f"[{size}x{size}, 2 cameras] vlarl LiberoEnv, {n} sub-env(s): {rate:6.2f} env-steps/s "
-                f"(start+reset {startup:.0f} s){extra}"
+                f"[{size}x{size}, 2 cameras] vlarl LiberoEnv, {n} sub-env(s): {rate:6.2f} env-steps/s, "
+                f"{cpu_ms:6.1f} CPU ms/step (start+reset {startup:.0f} s){extra}"
+            )
+        if args.fast:
+            rate, cpu_ms, _ = bench_vlarl(size, 1, args.steps, fast=True)
+            print(
+                f"[{size}x{size}, 2 cameras] vlarl LiberoEnv, 1 sub-env, fast_render: {rate:6.2f} env-steps/s, "
+                f"{cpu_ms:6.1f} CPU ms/step"
             )
     if not args.skip_fidelity:
         print(f"fidelity: LiberoEnv reset vs stock env (state {STATE}, {SETTLE} settle steps): {fidelity()}")

@@ -137,3 +137,10 @@ def test_pytest_fixture_fails_the_test(pytester):
     )
     result = pytester.runpytest_subprocess()  # the fixtures come from the pytest11 entry point
     result.assert_outcomes(passed=1, failed=1)
+
+
+def test_declared_unused_parameters_pass():
+    class Declared(DeadParamPolicy):
+        unused_parameters = ("unused.",)
+
+    assert check_policy(Declared, LineEnv().observation_spec).ok

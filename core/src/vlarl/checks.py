@@ -6,7 +6,7 @@ from typing import Any
 
 from vlarl.config import parse_overrides
 from vlarl.contracts.spaces import ActionDim, ActionSpec, ObservationSpec
-from vlarl.plugins.build import build_algo, build_env, build_policy, resolve
+from vlarl.plugins.build import build_algo, build_env, build_policy, factory_of, resolve
 from vlarl.plugins.registry import get_registry
 from vlarl.testing import Report, check_algorithm, check_env, check_policy
 
@@ -18,12 +18,16 @@ DEFAULT_CHECK_ACTION = ActionSpec(
 )
 
 
-def policy_check_specs(name: str, config: Any) -> tuple[ObservationSpec, ActionSpec]:
-    """The specs a policy plugin asks to be checked with (``extra["check_specs"] = "module:attr"``)."""
+def policy_check_setup(name: str, config: Any) -> tuple[Any, ObservationSpec, ActionSpec]:
+    """Config and specs to check a policy with.
+
+    A plugin may name ``extra["check_setup"] = "module:attr"``, a callable ``(config) -> (config,
+    observation_spec, action_spec)`` that completes the config (e.g. an embodiment for the specs).
+    """
     provided = get_registry().get("policy", name)
-    target = provided.spec.extra.get("check_specs")
+    target = provided.spec.extra.get("check_setup")
     if target is None:
-        return DEFAULT_CHECK_OBSERVATION, DEFAULT_CHECK_ACTION
+        return config, DEFAULT_CHECK_OBSERVATION, DEFAULT_CHECK_ACTION
     import importlib
 
     module, _, attr = target.partition(":")
@@ -43,9 +47,12 @@ def run_check(
         resolve("env", name, section)  # fail fast on unknown names and bad config
         return check_env(lambda: build_env(name, section), chunk_len=chunk_len, name=name)
     if kind == "policy":
-        _, config = resolve("policy", name, section)
-        obs_spec, act_spec = policy_check_specs(name, config)
-        return check_policy(lambda: build_policy(name, section, obs_spec, act_spec), obs_spec, name=name)
+        provided, config = resolve("policy", name, section)
+        config, obs_spec, act_spec = policy_check_setup(name, config)
+        factory = factory_of(provided)
+        return check_policy(
+            lambda: factory(config, observation_spec=obs_spec, action_spec=act_spec), obs_spec, name=name
+        )
     resolve("algo", name, section)
     return check_algorithm(
         lambda: build_algo(name, section),

@@ -60,6 +60,9 @@ class ChunkedPolicy(nn.Module, ABC):
     action_chunk: int
     action_dim: int
     has_critic: bool
+    unused_parameters: tuple[str, ...] = ()
+    """Name prefixes of parameters no output depends on (e.g. a ViT block after the one whose features
+    are read). The conformance kit expects every other trainable parameter to receive a gradient."""
 
     @abstractmethod
     def act(self, obs: ObsBatch, deterministic: bool = False) -> ActOutput:

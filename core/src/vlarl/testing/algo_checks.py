@@ -18,7 +18,7 @@ def check_algorithm(
     make_algo: Callable[[], Algorithm],
     make_policy: Callable[[ChunkedVectorEnv], ChunkedPolicy],
     make_env: Callable[[], ChunkedVectorEnv],
-    n_chunks: int = 8,
+    n_chunks: int = 64,
     seed: int = 0,
     name: str = "algorithm",
 ) -> Report:

@@ -79,7 +79,7 @@ def _gradients(policy: ChunkedPolicy, obs: ObsBatch, allow_unused: Iterable[str]
     if ev.values is not None:
         loss = loss + ev.values.float().pow(2).mean()
     loss.backward()
-    allowed = tuple(allow_unused)
+    allowed = (*allow_unused, *getattr(policy, "unused_parameters", ()))
     trainable = [(n, p) for n, p in policy.named_parameters() if p.requires_grad]
     frozen = [(n, p) for n, p in policy.named_parameters() if not p.requires_grad]
     expect(bool(trainable), "the policy has no trainable parameters")

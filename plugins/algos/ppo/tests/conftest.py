@@ -27,3 +27,14 @@ def make_policy() -> Callable[..., Any]:
         return build_policy("mlp", kw, env.observation_spec, env.action_spec)
 
     return make
+
+
+@pytest.fixture(autouse=True)
+def one_torch_thread():
+    """Small MLPs run fastest on one thread, and CI has two cores to share; restored afterwards."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

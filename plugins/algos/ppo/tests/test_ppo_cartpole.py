@@ -13,17 +13,8 @@ TOTAL_STEPS = 50_000
 N_ENVS, N_CHUNKS = 8, 32
 
 
-@pytest.fixture
-def one_thread():
-    """Small MLPs run fastest on one thread, and CI has two cores to share."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.mark.slow
-def test_ppo_solves_cartpole(make_env, make_policy, one_thread) -> None:
+def test_ppo_solves_cartpole(make_env, make_policy) -> None:
     seed = 0
     torch.manual_seed(seed)
     env = make_env("CartPole-v1", num_envs=N_ENVS)

@@ -8,8 +8,7 @@ import torch
 from vlarl.errors import ConfigError, ContractError
 from vlarl.testing import check_policy
 
-# Parameters no action/value output can depend on: the last ViT block and the ViT heads (OpenVLA reads
-# block depth-2), the stop token's row, and the LM head in L1 mode.
+# Parameters no action/value output can depend on (the policy declares them in `unused_parameters`).
 UNUSED = ("model.vision_backbone.featurizer.blocks.3", "model.vision_backbone.fused_featurizer.blocks.3",
           "model.vision_backbone.featurizer.norm", "model.vision_backbone.fused_featurizer.norm",
           "model.vision_backbone.fused_featurizer.attn_pool")  # fmt: skip
@@ -25,7 +24,8 @@ UNUSED = ("model.vision_backbone.featurizer.blocks.3", "model.vision_backbone.fu
 )
 def test_conformance_kit(h, kw):
     unused = (*UNUSED, "model.language_model.lm_head") if kw["action_head"] == "l1" else UNUSED
-    report = check_policy(lambda: h.build(**kw), h.OBS_SPEC, batch_size=2, obs=h.make_obs(2), allow_unused=unused)
+    assert set(h.build(**kw).unused_parameters) == set(unused)  # the tiny preset has 4 ViT blocks
+    report = check_policy(lambda: h.build(**kw), h.OBS_SPEC, batch_size=2, obs=h.make_obs(2))
     report.raise_if_failed()
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections import defaultdict
 from typing import Any
 
 import torch
@@ -18,6 +17,16 @@ from vlarl_ppo.losses import clipped_policy_loss, explained_variance, masked_mea
 from vlarl_ppo.register import PPOConfig
 from vlarl_ppo.shapes import broadcast_to, mask_like
 
+UPDATE_METRICS = (
+    "actor/loss",
+    "actor/policy_loss",
+    "actor/value_loss",
+    "actor/entropy",
+    "actor/grad_norm",
+    "actor/approx_kl",
+    "actor/pg_clipfrac",
+    "actor/value_clip_ratio",
+)
 CRITIC_NAME_MARKERS = ("value_head", "critic")
 """Parameters whose name contains one of these get ``critic_lr`` (and are the only ones trained in warm-up)."""
 
@@ -81,7 +90,7 @@ class PPO(Algorithm):
         groups = [g for g in groups if g["params"]]
         for g in groups:
             g["initial_lr"] = g["lr"]
-        self.optimizer = torch.optim.Adam(groups, eps=cfg.adam_eps, weight_decay=cfg.weight_decay)
+        self.optimizer = torch.optim.Adam(groups, eps=cfg.adam_eps, weight_decay=cfg.weight_decay, foreach=True)
         if self._pending_state is not None:
             self.load_state_dict(self._pending_state)
 
@@ -146,10 +155,13 @@ class PPO(Algorithm):
         return self.optimizer.param_groups[0]["lr"]
 
     @staticmethod
-    def _check_finite(name: str, value: torch.Tensor) -> None:
-        if not torch.isfinite(value).all():
+    def _check_finite(names: tuple[str, ...], values: torch.Tensor) -> None:
+        """One check (one sync) for several scalars; the error names the first bad one."""
+        finite = torch.isfinite(values)
+        if not bool(finite.all()):
+            i = int((~finite).nonzero()[0])
             raise NonFiniteLossError(
-                f"{name} is {float(value.detach())} (not finite); the update stopped before the optimizer step, "
+                f"{names[i]} is {float(values[i])} (not finite); the update stopped before the optimizer step, "
                 "so the weights and the last checkpoint are intact.",
                 "Lower algorithm.lr, enable algorithm.max_grad_norm, or check the rewards and the policy's "
                 "log-probs for NaN/inf.",
@@ -189,8 +201,9 @@ class PPO(Algorithm):
         flat_v, flat_v_mask, flat_ret = flat(old_v), flat(v_mask), flat(returns)
         replay = buffer.flat("replay")
 
-        sums: dict[str, float] = defaultdict(float)
-        count = 0
+        params = [p for g in self.optimizer.param_groups for p in g["params"]]
+        max_norm = cfg.max_grad_norm if cfg.max_grad_norm is not None else math.inf
+        history: list[torch.Tensor] = []
         stop = False
         for _ in range(cfg.update_epochs):
             for idx in buffer.minibatches(cfg.num_minibatches, self.generator):
@@ -219,35 +232,36 @@ class PPO(Algorithm):
                     cfg.clip_ratio_c,
                 )
                 entropy = masked_mean(out.entropy.float(), flat_lp_mask[idx])
-                self._check_finite("actor/policy_loss", pg_loss)
-                self._check_finite("actor/value_loss", v_loss)
-                self._check_finite("actor/entropy", entropy)
                 if warmup:
                     loss = cfg.value_loss_coef * v_loss
                 else:
                     loss = pg_loss + cfg.value_loss_coef * v_loss - cfg.entropy_coef * entropy
-                self._check_finite("actor/loss", loss)
+                self._check_finite(
+                    ("actor/policy_loss", "actor/value_loss", "actor/entropy", "actor/loss"),
+                    torch.stack([pg_loss, v_loss, entropy, loss]).detach(),
+                )
 
                 self.optimizer.zero_grad(set_to_none=True)
                 loss.backward()
-                params = [p for g in self.optimizer.param_groups for p in g["params"]]
-                max_norm = cfg.max_grad_norm if cfg.max_grad_norm is not None else math.inf
-                grad_norm = torch.nn.utils.clip_grad_norm_(params, max_norm)
-                self._check_finite("actor/grad_norm", grad_norm)
+                grad_norm = torch.nn.utils.clip_grad_norm_(params, max_norm, foreach=True)
+                self._check_finite(("actor/grad_norm",), grad_norm.reshape(1))
                 self.optimizer.step()
 
-                for key, val in (
-                    ("actor/loss", loss),
-                    ("actor/policy_loss", pg_loss),
-                    ("actor/value_loss", v_loss),
-                    ("actor/entropy", entropy),
-                    ("actor/grad_norm", grad_norm),
-                    ("actor/approx_kl", pg_stats["approx_kl"]),
-                    ("actor/pg_clipfrac", pg_stats["pg_clipfrac"]),
-                    ("actor/value_clip_ratio", v_clip),
-                ):
-                    sums[key] += float(val.detach())
-                count += 1
+                # Kept as tensors: one conversion at the end instead of a sync per metric and minibatch.
+                history.append(
+                    torch.stack(
+                        [
+                            loss,
+                            pg_loss,
+                            v_loss,
+                            entropy,
+                            grad_norm,
+                            pg_stats["approx_kl"],
+                            pg_stats["pg_clipfrac"],
+                            v_clip,
+                        ]
+                    ).detach()
+                )
                 if cfg.target_kl is not None and not warmup and float(pg_stats["approx_kl"]) > 1.5 * cfg.target_kl:
                     stop = True
                     break
@@ -255,7 +269,9 @@ class PPO(Algorithm):
                 break
 
         self.num_updates += 1
-        metrics = {k: v / max(count, 1) for k, v in sums.items()}
+        count = len(history)
+        means = torch.stack(history).mean(0).tolist() if history else [0.0] * len(UPDATE_METRICS)
+        metrics = dict(zip(UPDATE_METRICS, means))
         metrics["actor/lr"] = float(lr)
         metrics["actor/critic_warmup"] = float(warmup)
         metrics["actor/minibatch_steps"] = float(count)

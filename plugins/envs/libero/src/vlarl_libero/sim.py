@@ -85,12 +85,27 @@ class SimOptions:
     fast_render: bool
 
 
+def load_init_states(bench: Any, task_id: int) -> np.ndarray:
+    """The suite's init states of one task (MuJoCo flattened states, [num_states, dim])."""
+    try:
+        return np.asarray(bench.get_task_init_states(task_id))
+    except Exception:
+        # Upstream libero stores them as torch pickles and calls torch.load without weights_only, which
+        # torch >= 2.6 refuses; they are data files of the installed package, so load them explicitly.
+        import torch
+        from libero.libero import get_libero_path
+
+        task = bench.get_task(task_id)
+        path = os.path.join(get_libero_path("init_states"), task.problem_folder, task.init_states_file)
+        return np.asarray(torch.load(path, weights_only=False))
+
+
 def suite_info(suite: str) -> dict[int, tuple[str, int]]:
     """task id -> (language description, number of init states), read from the installed package."""
     from libero.libero import benchmark
 
     bench = benchmark.get_benchmark_dict()[suite]()
-    return {i: (bench.get_task(i).language, len(bench.get_task_init_states(i))) for i in range(bench.n_tasks)}
+    return {i: (bench.get_task(i).language, len(load_init_states(bench, i))) for i in range(bench.n_tasks)}
 
 
 class LiberoSim:
@@ -128,7 +143,7 @@ class LiberoSim:
         )
         if self.opts.fast_render:
             self._apply_fast_render()
-        self._init_states = np.asarray(self._bench.get_task_init_states(task_id))
+        self._init_states = load_init_states(self._bench, task_id)
         self._task_id = task_id
 
     def _apply_fast_render(self) -> None:

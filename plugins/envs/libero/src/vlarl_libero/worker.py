@@ -99,7 +99,7 @@ class WorkerHandle:
         try:
             self.conn.send((cmd, payload))
         except (BrokenPipeError, ConnectionError, OSError) as exc:
-            raise WorkerFailure(self.index, f"pipe closed ({exc})") from exc
+            raise WorkerFailure(self.index, f"process died (pipe closed: {exc})") from exc
 
     def recv(self, timeout: float) -> Any:
         deadline = time.monotonic() + timeout

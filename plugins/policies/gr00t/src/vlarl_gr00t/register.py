@@ -72,5 +72,6 @@ def vlarl_register() -> list[vlarl.PluginSpec]:
                 vlarl.Requirement(kind="python", name="transformers", fix=fix),
                 vlarl.Requirement(kind="python", name="safetensors", fix=fix),
             ),
+            extra={"check_setup": "vlarl_gr00t.check_setup:check_setup"},
         )
     ]

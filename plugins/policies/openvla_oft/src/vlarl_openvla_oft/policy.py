@@ -52,6 +52,22 @@ def _as_tensor(x: Any) -> torch.Tensor:
 
 
 class OpenVLAOFTPolicy(ChunkedPolicy):
+    def _unused_parameters(self, cfg: OpenVLAOFTConfig) -> tuple[str, ...]:
+        """Parameters no output depends on: OpenVLA reads each ViT's second-to-last block, so the last
+        block, the final norm and SigLIP's pooling head never see a gradient; nor does the LM head in L1 mode."""
+        unused = []
+        for name in ("featurizer", "fused_featurizer"):
+            vit = getattr(self.model.vision_backbone, name, None)
+            if vit is None:
+                continue
+            prefix = f"model.vision_backbone.{name}"
+            unused += [f"{prefix}.blocks.{len(vit.blocks) - 1}", f"{prefix}.norm"]
+            if hasattr(vit, "attn_pool"):
+                unused.append(f"{prefix}.attn_pool")
+        if cfg.action_head == "l1":
+            unused.append("model.language_model.lm_head")
+        return tuple(unused)
+
     def __init__(self, cfg: OpenVLAOFTConfig, observation_spec: ObservationSpec, action_spec: ActionSpec) -> None:
         super().__init__()
         _check_config(cfg)
@@ -113,6 +129,7 @@ class OpenVLAOFTPolicy(ChunkedPolicy):
             raise ConfigError("The model vocabulary is smaller than the byte tokenizer's.", "Add tokenizer files.")
         if cfg.use_lora:
             self._inject_lora(cfg)
+        self.unused_parameters = self._unused_parameters(cfg)
         self._set_trainable(cfg)
         if cfg.vlarl_checkpoint:
             ckpt.load_vlarl_weights(self, cfg.vlarl_checkpoint)
