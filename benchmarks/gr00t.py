@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 import torch
+
 from vlarl_gr00t.policy import build_policy
 from vlarl_gr00t.register import Gr00tConfig, RLHeadConfig
 

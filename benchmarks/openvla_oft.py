@@ -13,6 +13,7 @@ import time
 
 import numpy as np
 import torch
+
 from vlarl.contracts.spaces import ActionSpec, ObservationSpec
 from vlarl_openvla_oft.policy import make
 from vlarl_openvla_oft.register import OpenVLAOFTConfig

@@ -54,6 +54,7 @@ def evaluate(env_id: str, act: Any, seed: int) -> float:
 def run_vlarl(env_id: str, seed: int, h: dict[str, Any]) -> dict[str, float]:
     import numpy as np
     import torch
+
     from vlarl.plugins.build import build_algo, build_env, build_policy
     from vlarl.runner.rollout import collect_rollout
 

@@ -1,6 +1,7 @@
 import numpy as np
 import torch
 from toys import GaussPolicy, LineEnv
+
 from vlarl.runner.rollout import collect_rollout
 
 

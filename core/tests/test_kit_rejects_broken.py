@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import torch
 from toys import GaussPolicy, LineEnv
+
 from vlarl.testing import check_env, check_policy
 
 

@@ -4,6 +4,7 @@ import sys
 
 import pytest
 from plugin_dists import write_dist, write_plugin
+
 from vlarl.errors import PluginError
 from vlarl.plugins.build import build_env, resolve
 from vlarl.plugins.registry import Registry

@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 from toys import LineEnv
+
 from vlarl.errors import ConfigError, ContractError
 
 

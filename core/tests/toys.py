@@ -8,6 +8,7 @@ import numpy as np
 import torch
 from torch import nn
 from torch.distributions import Normal
+
 from vlarl.contracts.observation import ObsBatch
 from vlarl.contracts.policy import ActOutput, ChunkedPolicy, EvalOutput, Replay
 from vlarl.contracts.spaces import ActionDim, ActionSpec, ObservationSpec

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from vlarl.errors import ContractError, PluginError
 from vlarl_behavior.register import BehaviorEnvConfig
 

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+
 from vlarl.errors import ConfigError, ContractError, PluginError
 from vlarl_behavior import obs, omni_config, preflight, robot, tasks
 from vlarl_behavior.register import BehaviorEnvConfig

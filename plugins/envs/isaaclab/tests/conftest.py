@@ -9,6 +9,7 @@ from importlib.metadata import entry_points
 from pathlib import Path
 
 import pytest
+
 from vlarl.plugins.registry import Registry
 
 FAKE = Path(__file__).parent / "fake_isaaclab"

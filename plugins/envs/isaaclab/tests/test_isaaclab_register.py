@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 import pytest
+
 from vlarl.errors import PluginError
 from vlarl_isaaclab.register import IsaacLabEnvConfig
 from vlarl_isaaclab.taskdecl import TaskDecl, collect_tasks, describe_tasks
@@ -81,6 +82,7 @@ def test_task_declaration_rejects_bad_mapping() -> None:
 
 def test_missing_simulator_fails_before_spawning(monkeypatch: pytest.MonkeyPatch) -> None:
     import torch.multiprocessing as mp
+
     from vlarl_isaaclab import env as env_mod
 
     for name in [m for m in sys.modules if m.split(".")[0] in ("isaaclab", "isaacsim", "isaaclab_tasks")]:

@@ -7,6 +7,7 @@ import math
 
 import pytest
 import torch
+
 from vlarl_isaaclab.mapping import axis_angle_from_wxyz, map_observation
 from vlarl_isaaclab.register import STACK_DESCRIPTION
 from vlarl_isaaclab.taskdecl import TaskDecl
@@ -24,6 +25,7 @@ def runner_env(fake_isaaclab):
     import gymnasium as gym
     import isaaclab_tasks  # noqa: F401
     from isaaclab_tasks.utils import parse_env_cfg
+
     from vlarl_isaaclab.runner import ChunkRunner, FinalObsStore, install_final_obs_recorder
 
     def make(num_envs: int = 4, max_steps: int = 50):

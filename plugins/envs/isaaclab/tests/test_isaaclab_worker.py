@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+
 from vlarl.errors import PluginError
 from vlarl.testing import check_env
 from vlarl_isaaclab.env import IsaacLabVectorEnv

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+
 from vlarl.contracts.env import GROUP_SIZE_OPTION
 from vlarl.errors import ContractError
 from vlarl_libero.env import LiberoEnv

@@ -8,6 +8,7 @@ import sys
 
 import numpy as np
 import pytest
+
 from vlarl.errors import ConfigError, VlarlError
 from vlarl_libero import gl
 from vlarl_libero.env import ACTION_SPEC, LiberoEnv, shape_rewards, split_envs

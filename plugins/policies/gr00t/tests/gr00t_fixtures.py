@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+
 from vlarl_gr00t.register import Gr00tConfig, RLHeadConfig
 
 

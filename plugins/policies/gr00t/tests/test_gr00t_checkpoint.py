@@ -9,6 +9,7 @@ import pytest
 import torch
 from gr00t_fixtures import libero_entry, make_obs, tiny_config
 from safetensors.torch import load_file, save_file
+
 from vlarl.errors import ConfigError
 from vlarl_gr00t.checkpoint import save_checkpoint
 from vlarl_gr00t.model import build_on_meta, count_parameters

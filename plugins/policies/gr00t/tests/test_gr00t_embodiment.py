@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from gr00t_fixtures import libero_entry
+
 from vlarl.errors import ConfigError
 from vlarl_gr00t.embodiment import parse_entry
 

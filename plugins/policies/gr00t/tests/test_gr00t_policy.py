@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 from gr00t_fixtures import libero_entry, make_obs, tiny_config
+
 from vlarl.contracts.spaces import ActionSpec, ObservationSpec
 from vlarl.errors import ConfigError, ContractError
 from vlarl.testing import check_policy

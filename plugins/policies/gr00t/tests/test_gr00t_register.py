@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 import pytest
+
 from vlarl.config import validate_section
 from vlarl.errors import ConfigError
 from vlarl_gr00t.register import Gr00tConfig

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 from safetensors.torch import save_file
+
 from vlarl.contracts.spaces import ActionSpec, ObservationSpec
 from vlarl_openvla_oft.arch import tiny_arch
 from vlarl_openvla_oft.policy import make

@@ -8,6 +8,7 @@ import shutil
 import pytest
 import torch
 from safetensors import safe_open
+
 from vlarl.errors import ConfigError
 from vlarl_openvla_oft.checkpoint import CheckpointError
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+
 from vlarl.errors import ConfigError, ContractError
 from vlarl.testing import check_policy
 

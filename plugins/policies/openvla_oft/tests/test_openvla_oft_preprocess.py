@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 import torch
+
 from vlarl_openvla_oft.arch import IMAGENET_MEAN, IMAGENET_STD, SIGLIP_MEAN, SIGLIP_STD
 from vlarl_openvla_oft.preprocess import center_crop_resize, preprocess, resize
 from vlarl_openvla_oft.tokenizer import ByteTokenizer, format_prompt

@@ -7,11 +7,11 @@ import os
 from typing import Any
 
 import numpy as np
+
 from vlarl.contracts.observation import ObsBatch
 from vlarl.contracts.spaces import ObservationSpec
 from vlarl.envs.substep import SubStepResult, SubStepVectorEnv
 from vlarl.errors import ConfigError, ContractError
-
 from vlarl_behavior import omni_config, preflight, robot, tasks
 from vlarl_behavior.pool import WorkerPool
 from vlarl_behavior.register import BehaviorEnvConfig

@@ -7,8 +7,8 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
-from vlarl.errors import ContractError
 
+from vlarl.errors import ContractError
 from vlarl_behavior.robot import CAMERAS, ROBOT_NAME
 
 

@@ -10,7 +10,6 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 from vlarl.errors import PluginError
-
 from vlarl_behavior.worker import WorkerSpec, main
 
 log = logging.getLogger(__name__)

@@ -7,7 +7,6 @@ import shutil
 import subprocess
 
 from vlarl.errors import PluginError
-
 from vlarl_behavior.register import REQUIREMENTS
 
 # Datacenter GPUs without RT cores: Isaac Sim runs on them but its RTX renderer gives garbage-quality images.

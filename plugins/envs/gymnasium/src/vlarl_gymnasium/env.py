@@ -6,11 +6,11 @@ from typing import Any
 
 import gymnasium as gym
 import numpy as np
+
 from vlarl.contracts.observation import ObsBatch
 from vlarl.contracts.spaces import ActionDim, ActionSpec, ObservationSpec
 from vlarl.envs.substep import SubStepResult, SubStepVectorEnv
 from vlarl.errors import ConfigError
-
 from vlarl_gymnasium.register import GymnasiumEnvConfig
 
 DISCRETE_DIM_NAME = "discrete_action"

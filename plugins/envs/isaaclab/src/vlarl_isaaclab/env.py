@@ -15,11 +15,11 @@ from typing import Any
 import numpy as np
 import torch
 import torch.multiprocessing as mp
+
 from vlarl.contracts.env import GROUP_SIZE_OPTION, ChunkedVectorEnv, ChunkStep
 from vlarl.contracts.spaces import ActionDim, ActionSpec, ObservationSpec
 from vlarl.errors import ContractError, PluginError
 from vlarl.plugins.registry import Registry, get_registry
-
 from vlarl_isaaclab.register import REQUIREMENTS, IsaacLabEnvConfig
 from vlarl_isaaclab.taskdecl import ProvidedTask, TaskDecl, collect_tasks
 

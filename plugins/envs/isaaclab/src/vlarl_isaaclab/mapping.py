@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-from vlarl.errors import ContractError
 
+from vlarl.errors import ContractError
 from vlarl_isaaclab.taskdecl import TaskDecl
 
 

@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import vlarl
-
 from vlarl_isaaclab.taskdecl import TaskDecl, describe_tasks, ensure_hookspecs
 
 __all__ = ["IsaacLabEnvConfig", "describe_tasks", "vlarl_addhooks", "vlarl_isaaclab_tasks", "vlarl_register"]

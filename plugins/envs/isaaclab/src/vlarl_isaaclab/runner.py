@@ -25,8 +25,8 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-from vlarl.errors import ConfigError, ContractError
 
+from vlarl.errors import ConfigError, ContractError
 from vlarl_isaaclab.mapping import clone_obs, map_observation, put_rows, take_rows
 from vlarl_isaaclab.taskdecl import TaskDecl
 

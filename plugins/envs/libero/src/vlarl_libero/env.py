@@ -7,12 +7,12 @@ import logging
 from typing import Any
 
 import numpy as np
+
 from vlarl.contracts.env import GROUP_SIZE_OPTION, ChunkStep
 from vlarl.contracts.observation import ObsBatch
 from vlarl.contracts.spaces import ActionDim, ActionSpec, ObservationSpec
 from vlarl.envs.substep import SubStepResult, SubStepVectorEnv
 from vlarl.errors import ConfigError, VlarlError
-
 from vlarl_libero.gl import gl_env, pick_backend
 from vlarl_libero.register import SUITES, LiberoConfig
 from vlarl_libero.schedule import ResetSchedule

@@ -14,7 +14,6 @@ from dataclasses import asdict
 from typing import Any
 
 from vlarl.errors import ConfigError
-
 from vlarl_libero.sim import SimOptions
 
 

@@ -17,6 +17,7 @@ from transformers.models.llama.modeling_llama import LlamaModel
 from transformers.models.qwen2.modeling_qwen2 import Qwen2Model
 from transformers.models.qwen3.modeling_qwen3 import Qwen3Model
 from transformers.models.siglip.modeling_siglip import SiglipVisionModel
+
 from vlarl.errors import ConfigError
 
 _TEXT_MODELS: dict[str, tuple[type, type]] = {

@@ -16,6 +16,7 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
 from torch import nn
+
 from vlarl.errors import ConfigError
 
 # Tensors official checkpoints may carry that the native model does not use.

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
 from vlarl.errors import ConfigError
 
 # Projector slots of the released N1.5 checkpoints (upstream EMBODIMENT_TAG_MAPPING; "franka" as in RLinf's LIBERO fork).

@@ -12,9 +12,9 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
+
 from vlarl.contracts.observation import ObsBatch
 from vlarl.errors import ConfigError, ContractError
-
 from vlarl_gr00t.embodiment import Embodiment
 
 

@@ -17,11 +17,11 @@ from typing import Any
 
 import numpy as np
 import torch
+
 from vlarl.contracts.observation import ObsBatch
 from vlarl.contracts.policy import ActOutput, ChunkedPolicy, EvalOutput, Replay
 from vlarl.contracts.spaces import ActionSpec, ObservationSpec
 from vlarl.errors import ConfigError
-
 from vlarl_gr00t import denoise, inputs
 from vlarl_gr00t.checkpoint import load_weights
 from vlarl_gr00t.embodiment import Embodiment, read_metadata, resolve

@@ -12,11 +12,11 @@ import numpy as np
 import torch
 from torch import nn
 from torch.distributions import Categorical, Normal
+
 from vlarl.contracts.observation import ObsBatch
 from vlarl.contracts.policy import ActOutput, ChunkedPolicy, EvalOutput, Replay
 from vlarl.contracts.spaces import ActionSpec, ObservationSpec
 from vlarl.errors import ConfigError, ContractError
-
 from vlarl_mlp.register import MLPPolicyConfig
 
 ACTIVATIONS = {"tanh": nn.Tanh, "relu": nn.ReLU, "gelu": nn.GELU}

@@ -10,8 +10,8 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
 from torch import nn
-from vlarl.errors import VlarlError
 
+from vlarl.errors import VlarlError
 from vlarl_openvla_oft.arch import DINOSIGLIP_224, Arch
 from vlarl_openvla_oft.vit import TIMM_VITS, ViTArgs
 

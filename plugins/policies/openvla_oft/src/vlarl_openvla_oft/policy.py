@@ -10,11 +10,11 @@ from typing import Any
 import numpy as np
 import torch
 from torch import nn
+
 from vlarl.contracts.observation import ObsBatch
 from vlarl.contracts.policy import ActOutput, ChunkedPolicy, EvalOutput, Replay
 from vlarl.contracts.spaces import ActionSpec, ObservationSpec
 from vlarl.errors import ConfigError, ContractError
-
 from vlarl_openvla_oft import checkpoint as ckpt
 from vlarl_openvla_oft.arch import PRESETS, Arch
 from vlarl_openvla_oft.preprocess import preprocess

@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 import torch
+
 from vlarl.errors import ConfigError
 
 
