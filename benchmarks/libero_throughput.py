@@ -78,24 +78,33 @@ def bench_vlarl(size: int, num_envs: int, steps: int, chunk: int = 5, fast: bool
     env.chunk_step(actions[:, :1])  # warm-up
     n_chunks = max(1, steps // chunk)
     pids = [os.getpid(), *env.worker_pids]
-    t, cpu = time.perf_counter(), sum(proc_cpu(p) for p in pids)
+    t, cpu, main_cpu = time.perf_counter(), sum(proc_cpu(p) for p in pids), proc_cpu(os.getpid())
     for _ in range(n_chunks):
         env.chunk_step(actions)
     total = num_envs * chunk * n_chunks
     rate = total / (time.perf_counter() - t)
     cpu_ms = (sum(proc_cpu(p) for p in pids) - cpu) / total * 1e3
+    main_ms = (proc_cpu(os.getpid()) - main_cpu) / total * 1e3
     env.close()
+    print(f"    (main process, i.e. vlarl's dispatch and bookkeeping: {main_ms:.1f} CPU ms per env-step)")
     return rate, cpu_ms, startup
 
 
-def fidelity() -> str:
+def fidelity(hard_reset: bool) -> str:
     """LiberoEnv's reset observation vs the stock env's after seed(0), reset, set_init_state and settle steps."""
     from vlarl_libero.env import LiberoEnv
     from vlarl_libero.register import LiberoConfig
     from vlarl_libero.sim import convert_obs
 
     env = LiberoEnv(
-        LiberoConfig(suite=SUITE, task_ids=[TASK], num_envs=1, num_settle_steps=SETTLE, shuffle_reset_states=False)
+        LiberoConfig(
+            suite=SUITE,
+            task_ids=[TASK],
+            num_envs=1,
+            num_settle_steps=SETTLE,
+            shuffle_reset_states=False,
+            hard_reset=hard_reset,
+        )
     )
     ours, _ = env.reset(seed=STATE)
     env.close()
@@ -188,7 +197,7 @@ def profile(size: int, frames: int = 5) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", type=int, nargs="+", default=[128, 224])
-    parser.add_argument("--envs", type=int, nargs="+", default=[1, 2, 4])
+    parser.add_argument("--envs", type=int, nargs="*", default=[1, 2, 4], help="sub-env counts (none: skip throughput)")
     parser.add_argument("--steps", type=int, default=20, help="timed env steps per sub-env")
     parser.add_argument("--skip-profile", action="store_true")
     parser.add_argument("--fast", action="store_true", help="also time 1 sub-env with fast_render=True")
@@ -199,7 +208,7 @@ def main() -> None:
     print(
         f"cores: {os.cpu_count()}, load average at start: {os.getloadavg()[0]:.2f}, MUJOCO_GL={os.environ['MUJOCO_GL']}"
     )
-    for size in args.sizes:
+    for size in args.sizes if args.envs else []:
         stock, stock_cpu = bench_stock(size, args.steps)
         print(
             f"[{size}x{size}, 2 cameras] stock OffScreenRenderEnv, plain loop: {stock:6.2f} env-steps/s, "
@@ -225,7 +234,11 @@ def main() -> None:
                 f"{cpu_ms:6.1f} CPU ms/step"
             )
     if not args.skip_fidelity:
-        print(f"fidelity: LiberoEnv reset vs stock env (state {STATE}, {SETTLE} settle steps): {fidelity()}")
+        for hard in (False, True):
+            print(
+                f"fidelity: LiberoEnv reset (hard_reset={hard}) vs stock env (state {STATE}, {SETTLE} settle steps): "
+                f"{fidelity(hard)}"
+            )
     if not args.skip_profile:
         print("render profile (agentview only):")
         for size in args.sizes:

@@ -27,7 +27,7 @@ BASE = [
 
 SETTINGS = {
     "local": ["cluster.backend=local"],
-    "ray, 1 stage": ["cluster.backend=ray", "rollout.pipeline_stage_num=1", "cluster.component_placement={env,rollout,actor: all}"],
+    "ray, 1 stage": ["cluster.backend=ray", "rollout.pipeline_stage_num=1", 'cluster.component_placement={"env,rollout,actor": all}'],
     "ray, 2 stages": ["cluster.backend=ray", "rollout.pipeline_stage_num=2", "cluster.component_placement={env: 0, rollout: 1, actor: 0-1}"],
 }
 

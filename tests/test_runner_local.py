@@ -39,11 +39,25 @@ def test_training_writes_logs_config_and_checkpoints(tmp_path):
     saved = OmegaConf.load(run / "config.yaml")
     assert saved.env.num_envs == 4 and saved.policy.name == "mlp"
     assert sorted(p.name for p in (run / "checkpoints").iterdir()) == ["step_000002", "step_000004"]
-    assert {f.name for f in (run / "checkpoints" / "step_000004").iterdir()} == {"model.safetensors", "trainer.pt", "rng.pt", "meta.json"}
+    assert {f.name for f in (run / "checkpoints" / "step_000004").iterdir()} == {
+        "model.safetensors",
+        "trainer.pt",
+        "rng.pt",
+        "meta.json",
+    }
     assert list((run / "tensorboard").glob("events.out.tfevents.*"))
     rows = metrics(run)
     assert [r["step"] for r in rows] == [0, 1, 2, 3]
-    for key in ("actor/loss", "actor/value_loss", "actor/approx_kl", "actor/pg_clipfrac", "rollout/returns_mean", "env/episode_len", "env/success_once", "time/rollout"):
+    for key in (
+        "actor/loss",
+        "actor/value_loss",
+        "actor/approx_kl",
+        "actor/pg_clipfrac",
+        "rollout/returns_mean",
+        "env/episode_len",
+        "env/success_once",
+        "time/rollout",
+    ):
         assert key in rows[-1], key
     videos = sorted((run / "video" / "train").glob("*.mp4"))
     assert [v.name for v in videos] == ["iter_000000.mp4", "iter_000002.mp4"] and videos[0].stat().st_size > 1000
@@ -58,7 +72,9 @@ def test_resumed_run_matches_an_unbroken_run(tmp_path):
     assert [r["step"] for r in resumed] == [0, 1, 2, 3]
     drop = ("time/", "env/steps_per_sec")
     for a, b in zip(unbroken, resumed):
-        assert {k: v for k, v in a.items() if not k.startswith(drop)} == {k: v for k, v in b.items() if not k.startswith(drop)}
+        assert {k: v for k, v in a.items() if not k.startswith(drop)} == {
+            k: v for k, v in b.items() if not k.startswith(drop)
+        }
 
 
 def test_full_disk_during_save_keeps_previous_checkpoint(tmp_path, monkeypatch):

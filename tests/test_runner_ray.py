@@ -30,7 +30,9 @@ def cfg(tmp_path, *extra):
 
 
 def test_pipelined_training_on_separate_cpu_slots(tmp_path):
-    summary = train(cfg(tmp_path, "rollout.pipeline_stage_num=2", "cluster.component_placement={env: 0, rollout: 1, actor: 0-1}"))
+    summary = train(
+        cfg(tmp_path, "rollout.pipeline_stage_num=2", "cluster.component_placement={env: 0, rollout: 1, actor: 0-1}")
+    )
     rows = [json.loads(line) for line in (tmp_path / "r" / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in rows] == [0, 1, 2]
     assert rows[-1]["cluster/actor_restarts"] == 0 and "actor/approx_kl" in rows[-1]

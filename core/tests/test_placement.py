@@ -27,3 +27,9 @@ def test_unknown_or_missing_components_and_bad_ranges():
         parse_placement({"env,rollout": "all"}, 2, "GPUs")
     with pytest.raises(ConfigError, match="cannot read devices"):
         parse_placement({"env,rollout,actor": "3-1"}, 4, "GPUs")
+
+
+def test_empty_placement_shares_everything_and_unquoted_flow_keys_are_explained():
+    assert parse_placement({}, 2, "GPUs") == {c: [0, 1] for c in ("env", "rollout", "actor")}
+    with pytest.raises(ConfigError, match="quote keys with commas"):
+        parse_placement({"env": None, "rollout": None, "actor": "all"}, 2, "GPUs")

@@ -53,10 +53,38 @@ def run_check(
         return check_policy(
             lambda: factory(config, observation_spec=obs_spec, action_spec=act_spec), obs_spec, name=name
         )
-    resolve("algo", name, section)
+    provided, _ = resolve("algo", name, section)
+    if provided.spec.extra.get("external_trainer"):
+        return check_external_trainer(name, section, env_name)
+    group = (build_algo(name, section).reset_options() or {}).get("group_size") or 0
+    num_envs = max(4, 2 * group)  # at least two groups when the algorithm compares rollouts in groups
     return check_algorithm(
         lambda: build_algo(name, section),
         lambda env: build_policy(policy_name, {}, env.observation_spec, env.action_spec),
-        lambda: build_env(env_name, {"num_envs": 4}),
+        lambda: build_env(env_name, {"num_envs": num_envs}),
         name=name,
     )
+
+
+def check_external_trainer(name: str, section: Any, env_name: str, steps: int = 256) -> Report:
+    """An algorithm with its own loop: it trains on a real env and reports finite metrics."""
+    import math
+
+    report = Report(f"algorithm '{name}' (own training loop)")
+    logged: list[dict[str, float]] = []
+
+    def learns() -> str:
+        env = build_env(env_name, {"num_envs": 2})
+        try:
+            build_algo(name, section).learn(env, total_timesteps=steps, log=lambda m, step: logged.append(dict(m)))
+        finally:
+            env.close()
+        if not logged:
+            raise AssertionError("learn() logged no metrics")
+        bad = [k for m in logged for k, v in m.items() if not math.isfinite(float(v))]
+        if bad:
+            raise AssertionError(f"non-finite metrics: {sorted(set(bad))}")
+        return f"{steps} steps, {len(logged)} metric records"
+
+    report.run("learn() on a real env logs finite metrics", learns)
+    return report

@@ -45,8 +45,15 @@ def _devices(value: Any, n_devices: int, key: str) -> list[int]:
 
 def parse_placement(mapping: dict[str, Any], n_devices: int, device_kind: str) -> dict[str, list[int]]:
     """Component -> device ids; every component placed, every id present on this cluster."""
+    if not mapping:
+        return {c: list(range(n_devices)) for c in COMPONENTS}
     placement: dict[str, list[int]] = {}
     for key, value in mapping.items():
+        if value is None:
+            raise ConfigError(
+                f"cluster.component_placement.{key} has no devices.",
+                'Give devices (0-3, 0,2 or all). In YAML flow style quote keys with commas: {"env,rollout,actor": all}.',
+            )
         names = [n.strip() for n in str(key).split(",")]
         unknown = [n for n in names if n not in COMPONENTS]
         if unknown:

@@ -56,7 +56,8 @@ class ClusterConfig:
     backend: str = "local"
     """``local`` (one process plus the env's own workers) or ``ray``."""
     num_nodes: int = 1
-    component_placement: dict[str, Any] = field(default_factory=lambda: {"env,rollout,actor": "all"})
+    component_placement: dict[str, Any] = field(default_factory=dict)
+    """Empty: every component shares every device (as ``"env,rollout,actor": all``)."""
     address: str | None = None
     """Join an existing Ray cluster (``auto`` or ``host:port``); null starts a local one."""
     num_cpus: int | None = None

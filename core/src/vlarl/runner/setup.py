@@ -44,6 +44,8 @@ def validate(cfg: DictConfig, check_requirements: bool = True) -> RunSpec:
     plugins = {}
     for section, kind in PLUGIN_SECTIONS.items():
         raw = cfg.get(section)
+        if section == "policy" and raw is None and _external_trainer(cfg):
+            continue  # e.g. stable-baselines3 builds its own policy
         if raw is None or "name" not in raw:
             raise ConfigError(
                 f"The config has no {section}.name.",
@@ -57,6 +59,16 @@ def validate(cfg: DictConfig, check_requirements: bool = True) -> RunSpec:
     spec = RunSpec(cfg, host["runner"], host["rollout"], host["cluster"], host["video_cfg"], plugins)
     _check_consistency(spec)
     return spec
+
+
+def _external_trainer(cfg: DictConfig) -> bool:
+    """Whether the algorithm runs its own training loop (``PluginSpec.extra["external_trainer"]``)."""
+    from vlarl.plugins.registry import get_registry
+
+    algo = cfg.get("algorithm")
+    if algo is None or "name" not in algo:
+        return False
+    return bool(get_registry().get("algo", str(algo.name)).spec.extra.get("external_trainer"))
 
 
 def _check_consistency(spec: RunSpec) -> None:

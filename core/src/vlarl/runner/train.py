@@ -195,7 +195,11 @@ class LocalTrainer:
 
 def train(cfg: DictConfig) -> TrainSummary:
     spec = validate(cfg)
-    if spec.cluster.backend == "ray":
+    if spec.plugins["algorithm"][0].spec.extra.get("external_trainer"):
+        from vlarl.runner.external import train_external
+
+        summary = train_external(spec)
+    elif spec.cluster.backend == "ray":
         from vlarl.runner.ray_backend import RayTrainer
 
         summary = RayTrainer(spec).run()

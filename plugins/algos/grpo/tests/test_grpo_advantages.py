@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+
 from vlarl.contracts.buffer import RolloutBuffer
 from vlarl.contracts.env import ChunkStep
 from vlarl.contracts.policy import ActOutput

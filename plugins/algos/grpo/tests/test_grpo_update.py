@@ -9,6 +9,7 @@ import sys
 import numpy as np
 import pytest
 import torch
+
 from vlarl.errors import ConfigError
 from vlarl.plugins.build import build_algo
 from vlarl.runner.rollout import collect_rollout

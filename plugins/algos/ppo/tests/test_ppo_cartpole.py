@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+
 from vlarl.runner.rollout import collect_rollout
 from vlarl_ppo.algorithm import PPO
 from vlarl_ppo.register import PPOConfig

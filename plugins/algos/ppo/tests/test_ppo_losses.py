@@ -6,6 +6,7 @@ import math
 
 import pytest
 import torch
+
 from vlarl_ppo.losses import clipped_policy_loss, explained_variance, masked_mean, masked_normalize, value_loss
 from vlarl_ppo.shapes import broadcast_to, mask_like
 

@@ -10,6 +10,7 @@ import sys
 
 import pytest
 import torch
+
 from vlarl.errors import ConfigError
 from vlarl.plugins.build import build_algo
 from vlarl.runner.rollout import collect_rollout

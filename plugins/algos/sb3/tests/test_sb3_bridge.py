@@ -7,6 +7,7 @@ import sys
 
 import numpy as np
 import pytest
+
 from vlarl.errors import ConfigError, ContractError
 from vlarl.plugins.build import build_algo, build_env
 from vlarl_sb3.trainer import SB3Bridge
@@ -20,7 +21,7 @@ def test_terminal_observation_truncation_and_rewards() -> None:
     obs = vec.reset()
     assert obs.shape == (3, 4) and vec.action_space.n == 2
     total = np.zeros(3)
-    for t in range(4):
+    for _ in range(4):
         prev = obs
         obs, rewards, dones, infos = vec.step(np.zeros(3, dtype=np.int64))
         total += rewards
@@ -48,6 +49,7 @@ def test_flattened_chunks_sum_valid_rewards() -> None:
     assert all(info["TimeLimit.truncated"] for info in infos)
 
 
+@pytest.mark.slow
 def test_ppo_learns_cartpole_and_metrics_reach_the_logger() -> None:
     logged: list[dict[str, float]] = []
     algo = build_algo(
@@ -60,19 +62,20 @@ def test_ppo_learns_cartpole_and_metrics_reach_the_logger() -> None:
     assert returns[-1] > 2 * returns[0] and returns[-1] > 60, returns
 
 
+@pytest.mark.slow
 def test_sac_trains_on_a_continuous_env() -> None:
     logged: list[dict[str, float]] = []
-    algo = build_algo("sb3", {"algo": "SAC", "kwargs": {"learning_starts": 100, "batch_size": 64}})
+    algo = build_algo("sb3", {"algo": "SAC", "kwargs": {"learning_starts": 50, "batch_size": 64}})
     env = build_env("gymnasium", {"env_id": "Pendulum-v1", "num_envs": 1})
     model = algo.build(env)
     before = [p.detach().clone() for p in model.policy.parameters()]
-    algo.learn(env, 600, log=lambda m, step: logged.append(m))
+    algo.learn(env, 250, log=lambda m, step: logged.append(m))
     assert any(not np.allclose(a.numpy(), b.detach().numpy()) for a, b in zip(before, model.policy.parameters()))
     assert algo.model is model
 
 
 def test_bad_settings_and_contract_methods_are_explained() -> None:
-    with pytest.raises(ConfigError, match="algorithm.algo"):
+    with pytest.raises(ConfigError, match=r"algorithm\.algo"):
         build_algo("sb3", {"algo": "NoSuchAlgo"})
     bridge = build_algo("sb3", {"algo": "SAC"})
     assert isinstance(bridge, SB3Bridge)

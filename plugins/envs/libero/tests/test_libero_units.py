@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import subprocess
 import sys
@@ -52,7 +53,12 @@ def test_bad_task_id_names_the_valid_range(suite: str, bad: int) -> None:
 
 @pytest.mark.parametrize(
     ("override", "match"),
-    [({"reward_type": "dense"}, "reward_type"), ({"num_workers": 3}, "num_workers"), ({"num_envs": 0}, "num_envs")],
+    [
+        ({"reward_type": "dense"}, "reward_type"),
+        ({"num_workers": 3}, "num_workers"),
+        ({"num_envs": 0}, "num_envs"),
+        ({"fast_render": True, "hard_reset": True}, "hard_reset"),
+    ],
 )
 def test_bad_config_values(override: dict, match: str) -> None:
     with pytest.raises(ConfigError, match=match):
@@ -150,6 +156,17 @@ def test_schedule_groups_share_states_across_episodes() -> None:
     b1 = sched.assign(1, None)
     assert b1 == a1 and a2 != a1
     assert sched.assign(1, None) == a2
+
+
+def test_schedule_never_repeats_the_state_just_played() -> None:
+    for seed in range(20):
+        sched = ResetSchedule([0], {0: 3}, order_seed=seed, shuffle=True)
+        sched.set_groups([0, 0], 2)
+        played = [sched.assign(0, 1)] + [sched.assign(0, None) for _ in range(6)]
+        assert all(a != b for a, b in itertools.pairwise(played)), played
+        sched.set_groups(None, 1)
+        played = [sched.assign(0, 2)] + [sched.assign(0, None) for _ in range(6)]
+        assert all(a != b for a, b in itertools.pairwise(played)), played
 
 
 def test_no_render_backend_error_names_debian_packages(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -7,12 +7,12 @@ from collections import defaultdict
 from typing import Any
 
 import torch
+
 from vlarl.contracts.algorithm import Algorithm
 from vlarl.contracts.buffer import RolloutBuffer
 from vlarl.contracts.env import GROUP_SIZE_OPTION
 from vlarl.contracts.policy import ChunkedPolicy
 from vlarl.errors import ConfigError, ContractError, VlarlError
-
 from vlarl_grpo.advantages import first_episode_mask, group_advantages
 from vlarl_grpo.loss import clipped_policy_loss, expand_mask, masked_mean
 from vlarl_grpo.register import GRPOConfig

@@ -7,11 +7,11 @@ import warnings
 from typing import Any
 
 import torch
+
 from vlarl.contracts.algorithm import Algorithm
 from vlarl.contracts.buffer import RolloutBuffer
 from vlarl.contracts.policy import ChunkedPolicy
 from vlarl.errors import ConfigError, ContractError, VlarlError
-
 from vlarl_ppo.gae import chunk_level_inputs, gae_action_level, gae_chunk_level
 from vlarl_ppo.losses import clipped_policy_loss, explained_variance, masked_mean, masked_normalize, value_loss
 from vlarl_ppo.register import PPOConfig

@@ -8,6 +8,7 @@ valid sub-step in the chunk".
 from __future__ import annotations
 
 import torch
+
 from vlarl.errors import ContractError
 
 

@@ -5,14 +5,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import gymnasium as gym
 import numpy as np
 import stable_baselines3
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.logger import KVWriter, Logger
+
 from vlarl.contracts.algorithm import Algorithm
 from vlarl.contracts.env import ChunkedVectorEnv
 from vlarl.errors import ConfigError, ContractError
-
 from vlarl_sb3.register import SB3Config
 from vlarl_sb3.vec_env import ChunkedVecEnv
 
@@ -83,9 +84,7 @@ class SB3Bridge(Algorithm):
     def build(self, env: ChunkedVectorEnv) -> Any:
         vec = ChunkedVecEnv(env, self.cfg.chunk_len)
         policy = self.cfg.policy
-        if (
-            policy == "MlpPolicy" and not hasattr(vec.observation_space, "shape")
-        ) or vec.observation_space.shape is None:
+        if policy == "MlpPolicy" and isinstance(vec.observation_space, gym.spaces.Dict):
             policy = "MultiInputPolicy"
         cls = getattr(stable_baselines3, self.cfg.algo)
         try:

@@ -57,6 +57,11 @@ def validate_config(cfg: LiberoConfig) -> list[int]:
             f"env.reward_type={cfg.reward_type!r} is unknown",
             "Use 'sparse' (reward while solved) or 'pulse' (reward once, on first success).",
         ),
+        (
+            not (cfg.fast_render and cfg.hard_reset),
+            "env.fast_render and env.hard_reset cannot be combined",
+            "A hard reset rebuilds the renderer with default settings; turn one of them off.",
+        ),
         (cfg.envs_per_worker >= 1, "env.envs_per_worker must be at least 1", "Set env.envs_per_worker=1 or more."),
         (
             0 <= cfg.num_workers <= cfg.num_envs,
@@ -101,7 +106,7 @@ class LiberoEnv(SubStepVectorEnv):
             states=(STATE_DIM,), images=(3, size, size), wrist_images=(3, size, size) if cfg.wrist_camera else None
         )
         self.gl_backend = pick_backend(cfg.gl_backend)
-        opts = SimOptions(cfg.suite, size, cfg.wrist_camera, cfg.num_settle_steps, cfg.fast_render)
+        opts = SimOptions(cfg.suite, size, cfg.wrist_camera, cfg.num_settle_steps, cfg.fast_render, cfg.hard_reset)
         env_vars = gl_env(self.gl_backend)
         self._workers: list[WorkerHandle] = []
         self._slot: list[tuple[int, int]] = []  # sub-env -> (worker, local index)
@@ -161,7 +166,13 @@ class LiberoEnv(SubStepVectorEnv):
         worker = self._workers[w]
         worker.kill()
         worker.start()
-        worker.info = worker.recv(self.cfg.startup_timeout_s)
+        try:
+            worker.info = worker.recv(self.cfg.startup_timeout_s)
+        except WorkerFailure as exc:
+            raise VlarlError(
+                f"LIBERO worker {w} could not be restarted: {exc.reason}",
+                "Check the error above (memory, rendering backend, the libero install) and start the run again.",
+            ) from exc
 
     def _stack(self, parts: list[dict[str, np.ndarray]], ids: np.ndarray) -> ObsBatch:
         obs: dict[str, Any] = {k: np.stack([p[k] for p in parts]) for k in parts[0]}

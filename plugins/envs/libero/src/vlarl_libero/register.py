@@ -39,6 +39,9 @@ class LiberoConfig:
     max_episode_steps: int | None = None
     # Steps with a zero action and the gripper open after every reset, so objects settle.
     num_settle_steps: int = 10
+    # Reload the scene from XML at every reset, as the stock env does (seconds per reset). The default soft
+    # reset gives the same observations (pixel-identical to the stock env in benchmarks/libero_throughput.py).
+    hard_reset: bool = False
     # Rewards: "sparse" = reward_scale on every step where the task is solved; "pulse" = only the first time.
     reward_type: str = "sparse"
     reward_scale: float = 1.0

@@ -25,16 +25,23 @@ class ResetSchedule:
         self._group_of: dict[int, int] = {}
         self._episode: dict[int, int] = {}
         self._group_states: dict[int, list[int]] = {}
+        self._last: dict[int, int] = {}
 
     @property
     def num_pairs(self) -> int:
         return len(self.pairs)
 
-    def _next_unused(self) -> int:
+    def _next_unused(self, avoid: int | None = None) -> int:
+        """Next pair of the shuffled order; never ``avoid`` (the state just played) when another exists."""
         if not self._order:
             idx = np.arange(self.num_pairs)
             self._order = list(self._rng.permutation(idx) if self._shuffle else idx)
-        return int(self._order.pop(0))
+        pick = int(self._order.pop(0))
+        if pick == avoid and self.num_pairs > 1:
+            other = self._next_unused()
+            self._order.insert(0, pick)  # still unused: played next time
+            return other
+        return pick
 
     def set_groups(self, group_ids: list[int] | None, num_envs: int) -> None:
         """Start new grouping (or none) after a full reset."""
@@ -48,8 +55,11 @@ class ResetSchedule:
         k = self._episode.get(env_id, 0)
         self._episode[env_id] = k + 1
         if group is None:
-            return seed % self.num_pairs if seed is not None else self._next_unused()
+            pick = seed % self.num_pairs if seed is not None else self._next_unused(self._last.get(env_id))
+            self._last[env_id] = pick
+            return pick
         states = self._group_states.setdefault(group, [])
         if k == len(states):
-            states.append(seed % self.num_pairs if seed is not None and k == 0 else self._next_unused())
+            seeded = seed is not None and k == 0
+            states.append(seed % self.num_pairs if seeded else self._next_unused(states[-1] if states else None))
         return states[k]

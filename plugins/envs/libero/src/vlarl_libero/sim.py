@@ -83,6 +83,7 @@ class SimOptions:
     wrist_camera: bool
     num_settle_steps: int
     fast_render: bool
+    hard_reset: bool = False
 
 
 def load_init_states(bench: Any, task_id: int) -> np.ndarray:
@@ -119,7 +120,6 @@ class LiberoSim:
         self._env: Any = None
         self._task_id: int | None = None
         self._init_states: np.ndarray | None = None
-        self.success_seen = False
 
     # --------------------------------------------------------------- building
     def _build(self, task_id: int) -> None:
@@ -137,12 +137,15 @@ class LiberoSim:
             camera_names=cams,
             camera_heights=self.opts.image_size,
             camera_widths=self.opts.image_size,
-            # Soft resets: the scene is reloaded from XML only when the task changes (a hard reset costs seconds).
-            hard_reset=False,
+            # Soft resets by default: the scene is reloaded from XML only when the task changes (a hard reset
+            # costs seconds); hard_reset=True reproduces the stock env exactly.
+            hard_reset=self.opts.hard_reset,
             ignore_done=True,
         )
         if self.opts.fast_render:
             self._apply_fast_render()
+            if self.opts.hard_reset:
+                raise ValueError("fast_render needs soft resets (hard_reset=False): a hard reset rebuilds the renderer")
         self._init_states = load_init_states(self._bench, task_id)
         self._task_id = task_id
 
@@ -162,12 +165,6 @@ class LiberoSim:
     def env(self) -> Any:
         return self._env
 
-    def _set_cameras(self, enabled: bool) -> None:
-        for cam in CAMERAS:
-            obs = self._env.env._observables.get(f"{cam}_image")
-            if obs is not None:
-                obs.set_enabled(enabled)
-
     # --------------------------------------------------------------- episodes
     def reset(self, task_id: int, state_id: int) -> dict[str, np.ndarray]:
         if task_id != self._task_id:
@@ -181,14 +178,12 @@ class LiberoSim:
         for robot in self._env.env.robots:
             robot.gripper.current_action = np.zeros(robot.gripper.dof)
         assert self._init_states is not None
-        self._env.set_init_state(self._init_states[state_id % len(self._init_states)])
-        # Settle without rendering: only the last frame is observed, and it is rendered from the same state.
-        self._set_cameras(False)
+        raw = self._env.set_init_state(self._init_states[state_id % len(self._init_states)])
+        # Settle exactly as the stock env does (every step renders): robosuite samples observables on a
+        # sub-step clock, and skipping or forcing renders gives a slightly different first observation.
         for _ in range(self.opts.num_settle_steps):
-            self._env.step(SETTLE_ACTION)
-        self._set_cameras(True)
-        self.success_seen = False
-        return self._convert(self._env.env._get_observations(force_update=True))
+            raw, *_ = self._env.step(SETTLE_ACTION)
+        return self._convert(raw)
 
     def step(self, action: np.ndarray) -> tuple[dict[str, np.ndarray], bool]:
         raw, _reward, _done, _info = self._env.step(np.asarray(action, dtype=np.float64))
