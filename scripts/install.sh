@@ -19,7 +19,7 @@ fi
 # MuJoCo offscreen rendering for LIBERO (EGL, with OSMesa as fallback). Needs root and Debian/Ubuntu.
 if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
   missing=()
-  for pkg in libegl1 libgl1 libosmesa6 libglib2.0-0; do
+  for pkg in libegl1 libegl-mesa0 libgl1-mesa-dri libgl1 libosmesa6 libglib2.0-0; do
     dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
   done
   if [ ${#missing[@]} -gt 0 ]; then
