@@ -10,8 +10,8 @@ from vlarl.contracts.buffer import RolloutBuffer
 from vlarl.contracts.env import ChunkStep
 from vlarl.contracts.policy import ActOutput
 from vlarl.errors import ConfigError
+from vlarl.rl.losses import clipped_policy_loss
 from vlarl_grpo.algorithm import GRPO
-from vlarl_grpo.loss import clipped_policy_loss
 from vlarl_grpo.register import GRPOConfig
 
 

@@ -7,8 +7,8 @@ import math
 import pytest
 import torch
 
-from vlarl_ppo.losses import clipped_policy_loss, explained_variance, masked_mean, masked_normalize, value_loss
-from vlarl_ppo.shapes import broadcast_to, mask_like
+from vlarl.rl.losses import broadcast_to, clipped_policy_loss, mask_like, masked_mean, masked_normalize
+from vlarl_ppo.losses import explained_variance, value_loss
 
 
 def loss_and_grad(ratio: float, adv: float, low=0.2, high=0.3, c=None) -> tuple[float, float, float]:

@@ -13,8 +13,8 @@ from vlarl.contracts.buffer import RolloutBuffer
 from vlarl.contracts.env import GROUP_SIZE_OPTION
 from vlarl.contracts.policy import ChunkedPolicy
 from vlarl.errors import ConfigError, ContractError, VlarlError
+from vlarl.rl.losses import clipped_policy_loss, mask_like, masked_mean
 from vlarl_grpo.advantages import first_episode_mask, group_advantages
-from vlarl_grpo.loss import clipped_policy_loss, expand_mask, masked_mean
 from vlarl_grpo.register import GRPOConfig
 
 
@@ -127,7 +127,7 @@ class GRPO(Algorithm):
 
         old_lp = buffer.log_probs.float()
         _, mask, per_env_adv = self._rollout
-        lp_mask = expand_mask(mask, old_lp)
+        lp_mask = mask_like(mask, old_lp)
         adv = per_env_adv.reshape(1, -1, *([1] * (old_lp.dim() - 2))).expand_as(old_lp)
 
         def flat(x: torch.Tensor) -> torch.Tensor:

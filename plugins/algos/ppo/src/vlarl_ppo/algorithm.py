@@ -12,10 +12,10 @@ from vlarl.contracts.algorithm import Algorithm
 from vlarl.contracts.buffer import RolloutBuffer
 from vlarl.contracts.policy import ChunkedPolicy
 from vlarl.errors import ConfigError, ContractError, VlarlError
+from vlarl.rl.losses import broadcast_to, clipped_policy_loss, mask_like, masked_mean, masked_normalize
 from vlarl_ppo.gae import chunk_level_inputs, gae_action_level, gae_chunk_level
-from vlarl_ppo.losses import clipped_policy_loss, explained_variance, masked_mean, masked_normalize, value_loss
+from vlarl_ppo.losses import explained_variance, value_loss
 from vlarl_ppo.register import PPOConfig
-from vlarl_ppo.shapes import broadcast_to, mask_like
 
 UPDATE_METRICS = (
     "actor/loss",

@@ -1,0 +1,1 @@
+"""Algorithm building blocks for plugins (torch): masked statistics, clipped surrogate."""
