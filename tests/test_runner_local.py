@@ -100,10 +100,10 @@ def test_ctrl_c_saves_completed_iterations(tmp_path, monkeypatch):
 
     real = train_module.LocalTrainer.iteration
 
-    def interrupt_third(self, it, obs):
+    def interrupt_third(self, it):
         if it == 2:
             raise KeyboardInterrupt
-        return real(self, it, obs)
+        return real(self, it)
 
     monkeypatch.setattr(train_module.LocalTrainer, "iteration", interrupt_third)
     with pytest.raises(KeyboardInterrupt):
@@ -116,10 +116,10 @@ def test_non_finite_metrics_stop_with_a_clear_error(tmp_path, monkeypatch):
 
     real = train_module.LocalTrainer.iteration
 
-    def nan_metrics(self, it, obs):
-        obs, m = real(self, it, obs)
+    def nan_metrics(self, it):
+        m = real(self, it)
         m["actor/loss"] = float("nan")
-        return obs, m
+        return m
 
     monkeypatch.setattr(train_module.LocalTrainer, "iteration", nan_metrics)
     with pytest.raises(VlarlError, match=r"non-finite metrics \['actor/loss'\]"):

@@ -18,7 +18,7 @@ from vlarl.runner.setup import RunSpec
 
 
 def train_external(spec: RunSpec) -> Any:
-    from vlarl.runner.train import TrainSummary
+    from vlarl.runner.loop import TrainSummary
 
     r = spec.runner
     seed_everything(r.seed)

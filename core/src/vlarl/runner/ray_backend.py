@@ -38,8 +38,8 @@ from vlarl.runner.context import (
     seed_everything,
 )
 from vlarl.runner.logger import MetricLogger
+from vlarl.runner.loop import TrainLoop, iteration_metrics
 from vlarl.runner.placement import parse_placement
-from vlarl.runner.progress import TrainingProgress
 from vlarl.runner.rollout import EpisodeLog, RolloutRecorder, convert_actions
 from vlarl.runner.setup import RunSpec
 
@@ -146,8 +146,9 @@ class ActorWorker:
         return meta
 
 
-class RayTrainer:
+class RayTrainer(TrainLoop):
     def __init__(self, spec: RunSpec) -> None:
+        super().__init__()
         try:
             import ray
         except ImportError as exc:
@@ -197,7 +198,6 @@ class RayTrainer:
         r = spec.runner
         self.logger = MetricLogger(self.dir, r.logger.logger_backends, r.logger.project_name, r.logger.experiment_name,
                                    OmegaConf.to_container(spec.raw, resolve=True))  # fmt: skip
-        self.last_checkpoint: Path | None = None
         self.algo_reset_options = self.ray.get(self.actor.reset_options.remote())
 
     def _make_env_worker(self) -> Any:
@@ -264,43 +264,25 @@ class RayTrainer:
                 self._push_weights()
         raise RuntimeError("env or rollout actors died three times in a row; see the Ray logs above.")
 
-    def save(self, iteration: int) -> None:
+    def save(self, iteration: int) -> Path:
         meta = {"env_steps": self.env_steps, "config": OmegaConf.to_container(self.spec.raw, resolve=True)}
         self.last_checkpoint = Path(self.ray.get(self.actor.save.remote(str(self.ckpt_root), iteration, meta)))
+        return self.last_checkpoint
 
-    def run(self) -> Any:
-        from vlarl.runner.train import TrainSummary
+    def iteration(self, it: int) -> dict[str, float]:
+        t0 = time.perf_counter()
+        buffer, episodes = self._collect_with_restarts(it)
+        t1 = time.perf_counter()
+        steps = int(buffer.valid.sum())
+        self.env_steps += steps
+        metrics = self.ray.get(self.actor.train.remote(buffer))
+        self._push_weights()
+        t2 = time.perf_counter()
+        metrics.update(iteration_metrics(episodes, steps, self.env_steps, t0, t1, t2))
+        metrics["cluster/actor_restarts"] = float(self.restarts)
+        return metrics
 
-        r = self.spec.runner
-        progress = TrainingProgress(r.max_epochs, self.start)
-        metrics: dict[str, float] = {}
-        it = self.start
-        try:
-            for it in range(self.start, r.max_epochs):
-                t0 = time.perf_counter()
-                buffer, episodes = self._collect_with_restarts(it)
-                t1 = time.perf_counter()
-                steps = int(buffer.valid.sum())
-                self.env_steps += steps
-                metrics = self.ray.get(self.actor.train.remote(buffer))
-                self._push_weights()
-                t2 = time.perf_counter()
-                metrics.update(episodes.means())
-                metrics.update({"env/num_episodes": float(episodes.count), "env/steps_per_sec": steps / max(t1 - t0, 1e-9),
-                                "time/rollout": t1 - t0, "time/update": t2 - t1, "time/iteration": t2 - t0,
-                                "train/env_steps": float(self.env_steps), "cluster/actor_restarts": float(self.restarts)})  # fmt: skip
-                self.logger.log(metrics, step=it)
-                progress.update(it, metrics, print_line=(it + 1) % r.log_interval == 0)
-                if (it + 1) % r.save_interval == 0 or it + 1 == r.max_epochs:
-                    self.save(it + 1)
-            it = r.max_epochs
-        except KeyboardInterrupt:
-            self.save(it)
-            raise
-        finally:
-            progress.close()
-            self.logger.close()
-            for w in self.env_workers:
-                with contextlib.suppress(Exception):  # a dead worker has nothing left to close
-                    self.ray.get(w.close.remote(), timeout=30)
-        return TrainSummary(self.dir, it, self.env_steps, metrics, self.last_checkpoint, [])
+    def close(self) -> None:
+        for w in self.env_workers:
+            with contextlib.suppress(Exception):  # a dead worker has nothing left to close
+                self.ray.get(w.close.remote(), timeout=30)

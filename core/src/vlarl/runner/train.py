@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +12,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from vlarl.contracts.buffer import RolloutBuffer
 from vlarl.contracts.env import ChunkStep
-from vlarl.errors import ConfigError, VlarlError
+from vlarl.errors import ConfigError
 from vlarl.runner import checkpoint as ckpt
 from vlarl.runner.context import (
     build_algorithm,
@@ -25,34 +24,10 @@ from vlarl.runner.context import (
     seed_everything,
 )
 from vlarl.runner.logger import MetricLogger
-from vlarl.runner.progress import TrainingProgress
+from vlarl.runner.loop import TrainLoop, TrainSummary, iteration_metrics
 from vlarl.runner.rollout import collect_rollout
 from vlarl.runner.setup import RunSpec, validate
 from vlarl.runner.video import VideoRecorder
-
-
-@dataclass
-class TrainSummary:
-    run_dir: Path
-    iterations: int
-    env_steps: int
-    last_metrics: dict[str, float] = field(default_factory=dict)
-    checkpoint: Path | None = None
-    videos: list[Path] = field(default_factory=list)
-
-    def text(self) -> str:
-        m = self.last_metrics
-        lines = [f"Trained {self.iterations} iterations, {self.env_steps} env steps. Run directory: {self.run_dir}"]
-        if "env/return" in m:
-            lines.append(
-                f"  last rollout: return {m['env/return']:.2f}, success_once {m.get('env/success_once', 0):.1%}, episode_len {m.get('env/episode_len', 0):.1f}"
-            )
-        lines.append(f"  TensorBoard: tensorboard --logdir {self.run_dir / 'tensorboard'}")
-        if self.checkpoint is not None:
-            lines.append(f"  checkpoint: {self.checkpoint}")
-        if self.videos:
-            lines.append(f"  videos: {self.videos[-1].parent} ({len(self.videos)} files)")
-        return "\n".join(lines)
 
 
 def _resume_path(spec: RunSpec, ckpt_root: Path) -> Path | None:
@@ -70,19 +45,11 @@ def _resume_path(spec: RunSpec, ckpt_root: Path) -> Path | None:
     return path
 
 
-def _check_finite(metrics: dict[str, float], iteration: int) -> None:
-    bad = [k for k, v in metrics.items() if not np.isfinite(v)]
-    if bad:
-        raise VlarlError(
-            f"Iteration {iteration}: non-finite metrics {bad}; training stopped, the last checkpoint is intact.",
-            "Lower the learning rate or check the env's rewards; resume with runner.resume=auto.",
-        )
-
-
-class LocalTrainer:
+class LocalTrainer(TrainLoop):
     """One process: the env (with its own worker processes), the policy and the algorithm."""
 
     def __init__(self, spec: RunSpec) -> None:
+        super().__init__()
         self.spec = spec
         r = spec.runner
         if r.torch_threads > 0:
@@ -106,8 +73,7 @@ class LocalTrainer:
             self.dir, r.logger.logger_backends, r.logger.project_name, r.logger.experiment_name,
             OmegaConf.to_container(spec.raw, resolve=True),
         )  # fmt: skip
-        self.videos: list[Path] = []
-        self.last_checkpoint: Path | None = None
+        self.obs: Any = None
 
     def save(self, iteration: int) -> Path:
         self.last_checkpoint = ckpt.save_checkpoint(
@@ -127,8 +93,9 @@ class LocalTrainer:
         out = Path(v.video_base_dir) if v.video_base_dir else self.dir / "video" / "train"
         return VideoRecorder(out, v.fps, v.info_on_video, v.max_frames)
 
-    def iteration(self, it: int, obs: Any) -> tuple[Any, dict[str, float]]:
+    def iteration(self, it: int) -> dict[str, float]:
         t0 = time.perf_counter()
+        obs = self.obs
         if self._needs_reset(it):
             obs, _ = self.env.reset(seed=self.spec.runner.seed + it, options=self.algo.reset_options())
         recorder = self._recorder(it)
@@ -144,7 +111,7 @@ class LocalTrainer:
 
         self.policy.eval()
         buffer = RolloutBuffer(self.spec.rollout.buffer_device)
-        buffer, obs, episodes = collect_rollout(
+        buffer, self.obs, episodes = collect_rollout(
             self.env, self.policy, obs, self.spec.rollout.n_chunks, buffer, on_chunk=on_chunk
         )
         t1 = time.perf_counter()
@@ -154,43 +121,15 @@ class LocalTrainer:
         self.policy.train()
         metrics.update(self.algo.update(self.policy, buffer))
         t2 = time.perf_counter()
-        metrics.update(episodes.means())
-        metrics.update({
-            "env/num_episodes": float(episodes.count),
-            "env/steps_per_sec": steps / max(t1 - t0, 1e-9),
-            "time/rollout": t1 - t0, "time/update": t2 - t1, "time/iteration": t2 - t0,
-            "train/env_steps": float(self.env_steps),
-        })  # fmt: skip
+        metrics.update(iteration_metrics(episodes, steps, self.env_steps, t0, t1, t2))
         if recorder is not None:
             path = recorder.write(f"iter_{it:06d}")
             if path is not None:
                 self.videos.append(path)
-        return obs, metrics
+        return metrics
 
-    def run(self) -> TrainSummary:
-        r = self.spec.runner
-        progress = TrainingProgress(r.max_epochs, self.start)
-        it = self.start
-        metrics: dict[str, float] = {}
-        obs = None
-        try:
-            for it in range(self.start, r.max_epochs):
-                obs, metrics = self.iteration(it, obs)
-                _check_finite(metrics, it)
-                self.logger.log(metrics, step=it)
-                progress.update(it, metrics, print_line=(it + 1) % r.log_interval == 0)
-                if (it + 1) % r.save_interval == 0 or it + 1 == r.max_epochs:
-                    self.save(it + 1)
-            it = r.max_epochs
-        except KeyboardInterrupt:
-            # Iteration `it` did not finish: checkpoint what did.
-            self.save(it)
-            raise
-        finally:
-            progress.close()
-            self.logger.close()
-            self.env.close()
-        return TrainSummary(self.dir, it, self.env_steps, metrics, self.last_checkpoint, self.videos)
+    def close(self) -> None:
+        self.env.close()
 
 
 def train(cfg: DictConfig) -> TrainSummary:
