@@ -62,7 +62,7 @@ class OpenVLAOFTPolicy(ChunkedPolicy):
                 continue
             prefix = f"model.vision_backbone.{name}"
             unused += [f"{prefix}.blocks.{len(vit.blocks) - 1}", f"{prefix}.norm"]
-            if hasattr(vit, "attn_pool"):
+            if getattr(vit, "attn_pool", None) is not None:
                 unused.append(f"{prefix}.attn_pool")
         if cfg.action_head == "l1":
             unused.append("model.language_model.lm_head")
