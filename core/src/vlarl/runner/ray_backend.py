@@ -155,6 +155,8 @@ class RayTrainer(TrainLoop):
             raise ConfigError("cluster.backend=ray but Ray is not installed.", "pip install 'vlarl[ray]'") from exc
         self.ray = ray
         self.spec = spec
+        if spec.runner.torch_threads > 0:  # the driver's own tensor work must not spin against the workers
+            torch.set_num_threads(spec.runner.torch_threads)
         c = spec.cluster
         if not ray.is_initialized():
             ray.init(address=c.address, num_cpus=c.num_cpus if c.address is None else None, include_dashboard=False,
