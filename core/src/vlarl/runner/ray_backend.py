@@ -70,8 +70,10 @@ class EnvWorker:
     def reset(self, seed: int, options: dict[str, Any] | None) -> ObsBatch:
         return self.env.reset(seed=seed, options=options)[0]
 
-    def chunk_step(self, actions: Any) -> Any:
-        return self.env.chunk_step(actions)
+    def step_with(self, act: Any, policy_gripper: str) -> Any:
+        """Execute a rollout worker's ActOutput (passed by reference, resolved by Ray)."""
+        cpu_env = getattr(self.env, "device", None) is None
+        return self.env.chunk_step(convert_actions(act.actions, policy_gripper, self.env.action_spec, cpu_env))
 
     def close(self) -> None:
         self.env.close()
@@ -102,6 +104,10 @@ class RolloutWorker:
         out.values = None if out.values is None else out.values.cpu()
         out.replay = {k: v.cpu() for k, v in out.replay.items()}
         return out
+
+    def act_after(self, step: Any) -> Any:
+        """Act on the observations of a ChunkStep (passed by reference, resolved by Ray)."""
+        return self.act(step.observations)
 
     def predict_values(self, obs: ObsBatch) -> torch.Tensor | None:
         values = self.policy.predict_values(obs)
@@ -179,7 +185,6 @@ class RayTrainer(TrainLoop):
         self.env_workers = [self._make_env_worker() for _ in range(self.stages)]
         obs_spec, act_spec, _ = ray.get(self.env_workers[0].specs.remote())
         self.specs = (obs_spec, act_spec)
-        self.action_spec = act_spec
         seed = spec.runner.seed
         gpu_opts = {"num_gpus": 0}  # devices are set per process by _restrict, not by Ray's scheduler
         self.actor = (
@@ -226,34 +231,38 @@ class RayTrainer(TrainLoop):
         return lambda obs: self.ray.get(self.rollout.predict_values.remote(obs))
 
     def collect(self, it: int) -> tuple[RolloutBuffer, EpisodeLog]:
-        """One pipelined rollout over all stages."""
-        ray, s_num = self.ray, self.stages
+        """One pipelined rollout over all stages.
+
+        The driver only chains object refs: each env actor takes its actions straight from the rollout
+        actor's output and each inference takes its observations straight from the env actor's result,
+        so no chunk waits on the driver. Actor calls run in submission order, which interleaves the
+        stages: while stage 0 simulates chunk k, the rollout actor infers stage 1's next chunk.
+        """
+        ray, s_num, n = self.ray, self.stages, self.spec.rollout.n_chunks
         seed = self.spec.runner.seed + it
         obs = ray.get(
             [w.reset.remote(seed + 1000 * s, self.algo_reset_options) for s, w in enumerate(self.env_workers)]
         )
-        recorders = [RolloutRecorder(self._value_fn()) for _ in range(s_num)]
-        acts = [self.rollout.act.remote(o) for o in obs]
-        numpy = True  # CPU envs; GPU-batched envs run in one stage on their own device
-        for _ in range(self.spec.rollout.n_chunks):
-            outs = [None] * s_num
-            steps = [None] * s_num
-            for s in range(s_num):  # launch every stage's simulation as soon as its actions are ready
-                outs[s] = ray.get(acts[s])
-                steps[s] = self.env_workers[s].chunk_step.remote(
-                    convert_actions(outs[s].actions, self.gripper, self.action_spec, numpy)
-                )
-            for s in range(s_num):  # ... and its next inference as soon as its simulation is done
-                step = ray.get(steps[s])
-                recorders[s].add(outs[s], step, obs[s])
-                obs[s] = step.observations
-                acts[s] = self.rollout.act.remote(obs[s])
-        ray.get(acts)  # drain the look-ahead inference
-        finished = [r.finish(o) for r, o in zip(recorders, obs)]
+        acts = [[self.rollout.act.remote(o)] for o in obs]
+        steps: list[list[Any]] = [[] for _ in range(s_num)]
+        for k in range(n):
+            for s in range(s_num):
+                steps[s].append(self.env_workers[s].step_with.remote(acts[s][k], self.gripper))
+            if k + 1 < n:
+                for s in range(s_num):
+                    acts[s].append(self.rollout.act_after.remote(steps[s][k]))
         episodes = EpisodeLog()
-        for _, log in finished:
+        buffers = []
+        for s in range(s_num):
+            recorder = RolloutRecorder(self._value_fn())
+            prev = obs[s]
+            for act, step in zip(ray.get(acts[s]), ray.get(steps[s])):
+                recorder.add(act, step, prev)
+                prev = step.observations
+            buffer, log = recorder.finish(prev)
+            buffers.append(buffer)
             episodes.merge(log)
-        return RolloutBuffer.concat_envs([b for b, _ in finished]), episodes
+        return RolloutBuffer.concat_envs(buffers), episodes
 
     def _collect_with_restarts(self, it: int) -> tuple[RolloutBuffer, EpisodeLog]:
         for _attempt in range(3):
