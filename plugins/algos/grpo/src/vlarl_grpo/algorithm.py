@@ -14,6 +14,7 @@ from vlarl.contracts.env import GROUP_SIZE_OPTION
 from vlarl.contracts.policy import ChunkedPolicy
 from vlarl.errors import ConfigError, ContractError, VlarlError
 from vlarl.rl.losses import clipped_policy_loss, mask_like, masked_mean
+from vlarl.rl.state import OptimizerResumeState
 from vlarl_grpo.advantages import first_episode_mask, group_advantages
 from vlarl_grpo.register import GRPOConfig
 
@@ -44,7 +45,7 @@ def check_config(cfg: GRPOConfig) -> None:
         )
 
 
-class GRPO(Algorithm):
+class GRPO(OptimizerResumeState, Algorithm):
     requires_critic = False
 
     def __init__(self, cfg: GRPOConfig) -> None:
@@ -53,7 +54,6 @@ class GRPO(Algorithm):
         self.optimizer: torch.optim.Optimizer | None = None
         self.num_updates = 0
         self.generator = torch.Generator().manual_seed(cfg.seed)
-        self._pending_state: dict[str, Any] | None = None
         # Set by compute_advantages for update: (id(buffer), loss mask [T, N, C], advantage per trajectory [N]).
         self._rollout: tuple[int, torch.Tensor, torch.Tensor] | None = None
 
@@ -67,8 +67,7 @@ class GRPO(Algorithm):
         )
         for g in self.optimizer.param_groups:
             g["initial_lr"] = g["lr"]
-        if self._pending_state is not None:
-            self.load_state_dict(self._pending_state)
+        self.apply_pending_state()
 
     def compute_advantages(self, buffer: RolloutBuffer) -> dict[str, float]:
         cfg = self.cfg
@@ -182,24 +181,6 @@ class GRPO(Algorithm):
         metrics["actor/lr"] = float(self.optimizer.param_groups[0]["lr"])
         metrics["actor/minibatch_steps"] = float(count)
         return metrics
-
-    def state_dict(self) -> dict[str, Any]:
-        return {
-            "optimizer": None if self.optimizer is None else self.optimizer.state_dict(),
-            "num_updates": self.num_updates,
-            "generator": self.generator.get_state(),
-        }
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        if self.optimizer is None:
-            self._pending_state = state  # applied by setup(), which builds the optimizer
-            return
-        self._pending_state = None
-        if state.get("optimizer") is not None:
-            self.optimizer.load_state_dict(state["optimizer"])
-        self.num_updates = int(state.get("num_updates", 0))
-        if state.get("generator") is not None:
-            self.generator.set_state(state["generator"])
 
 
 def make(cfg: GRPOConfig) -> GRPO:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 import warnings
-from typing import Any
 
 import torch
 
@@ -13,6 +12,7 @@ from vlarl.contracts.buffer import RolloutBuffer
 from vlarl.contracts.policy import ChunkedPolicy
 from vlarl.errors import ConfigError, ContractError, VlarlError
 from vlarl.rl.losses import broadcast_to, clipped_policy_loss, mask_like, masked_mean, masked_normalize
+from vlarl.rl.state import OptimizerResumeState
 from vlarl_ppo.gae import chunk_level_inputs, gae_action_level, gae_chunk_level
 from vlarl_ppo.losses import explained_variance, value_loss
 from vlarl_ppo.register import PPOConfig
@@ -61,7 +61,7 @@ def check_config(cfg: PPOConfig) -> None:
         raise bad("lr/critic_lr", "learning rates must be > 0.", "Set positive learning rates.")
 
 
-class PPO(Algorithm):
+class PPO(OptimizerResumeState, Algorithm):
     requires_critic = True
 
     def __init__(self, cfg: PPOConfig) -> None:
@@ -70,7 +70,6 @@ class PPO(Algorithm):
         self.optimizer: torch.optim.Optimizer | None = None
         self.num_updates = 0
         self.generator = torch.Generator().manual_seed(cfg.seed)
-        self._pending_state: dict[str, Any] | None = None
 
     # ------------------------------------------------------------------ setup
     def setup(self, policy: ChunkedPolicy) -> None:
@@ -91,8 +90,7 @@ class PPO(Algorithm):
         for g in groups:
             g["initial_lr"] = g["lr"]
         self.optimizer = torch.optim.Adam(groups, eps=cfg.adam_eps, weight_decay=cfg.weight_decay, foreach=True)
-        if self._pending_state is not None:
-            self.load_state_dict(self._pending_state)
+        self.apply_pending_state()
 
     # ------------------------------------------------------------------ advantages
     def _values(self, v: torch.Tensor) -> torch.Tensor:
@@ -277,25 +275,6 @@ class PPO(Algorithm):
         metrics["actor/minibatch_steps"] = float(count)
         metrics["critic/explained_variance"] = explained_variance(old_v, returns, v_mask)
         return metrics
-
-    # ------------------------------------------------------------------ resume
-    def state_dict(self) -> dict[str, Any]:
-        return {
-            "optimizer": None if self.optimizer is None else self.optimizer.state_dict(),
-            "num_updates": self.num_updates,
-            "generator": self.generator.get_state(),
-        }
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        if self.optimizer is None:
-            self._pending_state = state  # applied by setup(), which builds the optimizer
-            return
-        self._pending_state = None
-        if state.get("optimizer") is not None:
-            self.optimizer.load_state_dict(state["optimizer"])
-        self.num_updates = int(state.get("num_updates", 0))
-        if state.get("generator") is not None:
-            self.generator.set_state(state["generator"])
 
 
 def make(cfg: PPOConfig) -> PPO:
