@@ -5,13 +5,15 @@ Same env ids, same number of env steps, matched hyperparameters (rl-zoo style),
 evaluated by the same greedy gymnasium loop. Prints a table and writes JSON.
 
     pip install -e 'plugins/algos/ppo[bench]' -e plugins/envs/gymnasium -e plugins/policies/mlp
-    python benchmarks/ppo_vs_sb3.py                      # CartPole-v1 and Pendulum-v1, seeds 0 1 2
+    (HalfCheetah-v5 needs gymnasium[mujoco]; it is skipped with a note when MuJoCo is missing.)
+    python benchmarks/ppo_vs_sb3.py                      # CartPole-v1, Pendulum-v1, HalfCheetah-v5; seeds 0 1 2
     python benchmarks/ppo_vs_sb3.py --envs CartPole-v1 --seeds 0 --scale 0.5
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import multiprocessing as mp
 import statistics
@@ -28,7 +30,13 @@ TASKS: dict[str, dict[str, Any]] = {
         steps=100_000, n_envs=4, n_steps=1024, batch=256, epochs=10, gamma=0.9, lam=0.95, lr=1e-3, anneal=False,
         clip=0.2, ent=0.0, vf=0.5, max_grad=0.5,
     ),
+    # MuJoCo: the common PPO defaults (no observation or reward normalisation on either side).
+    "HalfCheetah-v5": dict(
+        steps=100_000, n_envs=4, n_steps=512, batch=64, epochs=10, gamma=0.99, lam=0.95, lr=3e-4, anneal=False,
+        clip=0.2, ent=0.0, vf=0.5, max_grad=0.5,
+    ),
 }  # fmt: skip
+NEEDS_MUJOCO = {"HalfCheetah-v5"}
 EVAL_EPISODES = 10
 
 
@@ -134,9 +142,15 @@ def main() -> None:
     parser.add_argument("--out", default="ppo_vs_sb3.json")
     args = parser.parse_args()
     rows = []
+    if any(e in NEEDS_MUJOCO for e in args.envs) and importlib.util.find_spec("mujoco") is None:
+        print(f"skipping {sorted(NEEDS_MUJOCO)}: pip install 'gymnasium[mujoco]'")
+        args.envs = [e for e in args.envs if e not in NEEDS_MUJOCO]
     for env_id in args.envs:
         h = dict(TASKS[env_id])
-        h["steps"] = int(h["steps"] * args.scale)
+        # Whole rollouts only, so both sides take exactly the same number of env steps
+        # (SB3 rounds its budget up to whole rollouts; vlarl runs whole rollouts).
+        per_rollout = h["n_envs"] * h["n_steps"]
+        h["steps"] = max(1, round(h["steps"] * args.scale / per_rollout)) * per_rollout
         for seed in args.seeds:
             # Alternate the order so slow drifts of machine load hit both sides alike.
             order = ("vlarl", "sb3") if seed % 2 == 0 else ("sb3", "vlarl")

@@ -18,6 +18,16 @@ def as_tensor(x: Any, dtype: torch.dtype, device: torch.device | str) -> torch.T
     return torch.as_tensor(np.array(x), dtype=dtype, device=device)  # a copy: arrays from Ray are read-only
 
 
+_NUMPY_DTYPES = {torch.float32: np.float32, torch.bool: np.bool_}
+
+
+def _keep(x: Any, dtype: torch.dtype, device: torch.device) -> Any:
+    """Per-chunk env output as stored until finish(): NumPy stays NumPy (own copy, given dtype)."""
+    if isinstance(x, torch.Tensor):
+        return x.to(device=device, dtype=dtype)
+    return np.array(x, dtype=_NUMPY_DTYPES[dtype])  # a copy: envs may reuse their arrays, Ray's are read-only
+
+
 class RolloutBuffer:
     """Chunks, rewards, masks, replay records, log-probs and values of one rollout.
 
@@ -49,10 +59,12 @@ class RolloutBuffer:
                 "log_probs": act.log_probs.detach().to(dev),
                 "values": None if act.values is None else act.values.detach().to(dev),
                 "replay": {k: v.detach().to(dev) for k, v in act.replay.items()},
-                "rewards": as_tensor(step.rewards, torch.float32, dev),
-                "terminations": as_tensor(step.terminations, torch.bool, dev),
-                "truncations": as_tensor(step.truncations, torch.bool, dev),
-                "valid": as_tensor(step.valid, torch.bool, dev),
+                # NumPy arrays (CPU envs) are kept as they are and stacked once in finish(): one
+                # conversion per rollout instead of one per chunk. Tensors (GPU envs) move now.
+                "rewards": _keep(step.rewards, torch.float32, dev),
+                "terminations": _keep(step.terminations, torch.bool, dev),
+                "truncations": _keep(step.truncations, torch.bool, dev),
+                "valid": _keep(step.valid, torch.bool, dev),
                 "bootstrap_values": None
                 if bootstrap_values is None
                 else bootstrap_values.detach().to(dev, torch.float32),
@@ -67,6 +79,8 @@ class RolloutBuffer:
         def stack(key: str) -> torch.Tensor | None:
             if steps[0][key] is None:
                 return None
+            if isinstance(steps[0][key], np.ndarray):
+                return torch.from_numpy(np.stack([s[key] for s in steps])).to(self.device)
             return torch.stack([s[key] for s in steps])
 
         self.actions = stack("actions")

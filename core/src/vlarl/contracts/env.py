@@ -9,7 +9,9 @@ sub-steps per call. Conventions every implementation follows:
 * Finished sub-envs are reset at the chunk boundary. The returned
   observation of a reset sub-env is its new initial observation; the
   observation at which its episode ended is ``infos["final_observation"]``
-  (the whole batch before autoreset, so rows of running sub-envs equal ``obs``).
+  (the whole batch before autoreset, so rows of running sub-envs equal ``obs``;
+  it may be the very object returned as ``obs`` when no sub-env finished, so
+  consumers treat both as read-only).
 * ``infos["done"]`` (bool [N]) marks sub-envs whose episode ended in this
   chunk, and ``infos["episode"]`` holds their metrics (``success_once``,
   ``success_at_end``, ``return``, ``episode_len``, arrays [N] read where done).

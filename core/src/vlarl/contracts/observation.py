@@ -46,7 +46,11 @@ def take(obs: ObsBatch, index: Any) -> ObsBatch:
 
 
 def put(target: ObsBatch, index: Any, source: ObsBatch) -> None:
-    """Write ``source`` into rows ``index`` of ``target`` in place."""
+    """Write ``source`` into rows ``index`` (int array, bool mask or slice) of ``target`` in place."""
+    if isinstance(index, slice):
+        for key, value in source.items():
+            target[key][index] = list(value) if key == "task_descriptions" else value  # type: ignore[literal-required]
+        return
     idx = np.asarray(index)
     if idx.dtype == bool:
         idx = np.flatnonzero(idx)

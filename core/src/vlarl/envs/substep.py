@@ -85,26 +85,28 @@ class SubStepVectorEnv(ChunkedVectorEnv):
         truncs = np.zeros((n, c), dtype=bool)
         valid = np.zeros((n, c), dtype=bool)
         active = np.ones(n, dtype=bool)
+        all_ids = np.arange(n)
         for k in range(c):
-            ids = np.flatnonzero(active)
+            # While every sub-env runs, a slice indexes the bookkeeping arrays (cheaper than fancy indexing).
+            ids = all_ids if active.all() else np.flatnonzero(active)
             if ids.size == 0:
                 break
-            res = self.step_envs(ids, actions[ids, k])
-            ob.put(self._current, ids, res.observations)
-            self._ep_len[ids] += 1
-            self._ep_return[ids] += res.rewards
-            self._ep_success_once[ids] |= res.successes.astype(bool)
-            self._ep_success_last[ids] = res.successes.astype(bool)
-            time_up = self._ep_len[ids] >= self.max_episode_steps
+            sel = slice(None) if ids.size == n else ids
+            res = self.step_envs(ids, actions[sel, k])
+            ob.put(self._current, sel, res.observations)
+            self._ep_len[sel] += 1
+            self._ep_return[sel] += res.rewards
+            success = res.successes.astype(bool)
+            self._ep_success_once[sel] |= success
+            self._ep_success_last[sel] = success
             term = res.terminations.astype(bool)
-            trunc = (res.truncations.astype(bool) | time_up) & ~term
-            rewards[ids, k] = res.rewards
-            terms[ids, k] = term
-            truncs[ids, k] = trunc
-            valid[ids, k] = True
+            trunc = (res.truncations.astype(bool) | (self._ep_len[sel] >= self.max_episode_steps)) & ~term
+            rewards[sel, k] = res.rewards
+            terms[sel, k] = term
+            truncs[sel, k] = trunc
+            valid[sel, k] = True
             active[ids[term | trunc]] = False
         done = ~active
-        final_obs = ob.copy(self._current)
         episode = {
             "success_once": self._ep_success_once.copy(),
             "success_at_end": self._ep_success_last.copy(),
@@ -112,11 +114,16 @@ class SubStepVectorEnv(ChunkedVectorEnv):
             "episode_len": self._ep_len.copy(),
         }
         if done.any():
+            final_obs = ob.copy(self._current)
             ids = np.flatnonzero(done)
             ob.put(self._current, ids, self.reset_envs(ids, [None] * ids.size, {}))
             self._clear_episodes(ids)
+            observations = ob.copy(self._current)
+        else:
+            # Nothing finished: the final observation is the next one (one copy, shared by both keys).
+            observations = final_obs = ob.copy(self._current)
         infos = {"done": done, "episode": episode, "final_observation": final_obs}
-        return ChunkStep(ob.copy(self._current), rewards, terms, truncs, valid, infos)
+        return ChunkStep(observations, rewards, terms, truncs, valid, infos)
 
     def _clear_episodes(self, ids: np.ndarray) -> None:
         self._ep_return[ids] = 0.0

@@ -3,6 +3,10 @@
 Rollout tensors are [T, N, ...]. Log-probs are [T, N] (chunk), [T, N, C]
 (action) or [T, N, C, K] (token); the mask of a chunk-level log-prob is "any
 valid sub-step in the chunk". Every statistic is a mean over valid entries only.
+
+A mask of ``None`` means "every entry is valid": the common case (no episode
+ended inside a chunk) then skips the masking ops, which on small CPU models
+cost as much as the loss itself.
 """
 
 from __future__ import annotations
@@ -12,15 +16,19 @@ import torch
 from vlarl.errors import ContractError
 
 
-def masked_mean(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+def masked_mean(x: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
     """Mean over ``mask``; masked-out entries never contribute, even when they hold NaN."""
+    if mask is None:
+        return x.mean()
     mask = mask.bool()
     total = torch.where(mask, x, torch.zeros_like(x)).sum()
     return total / mask.sum().clamp(min=1).to(x.dtype)
 
 
-def masked_normalize(x: torch.Tensor, mask: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
+def masked_normalize(x: torch.Tensor, mask: torch.Tensor | None, eps: float = 1e-8) -> torch.Tensor:
     """(x - mean) / (std + eps) over the valid entries; invalid entries become 0."""
+    if mask is None:
+        return x if x.numel() < 2 else (x - x.mean()) / (x.std() + eps)
     mask = mask.bool()
     x = torch.where(mask, x, torch.zeros_like(x))
     count = mask.sum()
@@ -35,16 +43,18 @@ def clipped_policy_loss(
     log_probs: torch.Tensor,
     old_log_probs: torch.Tensor,
     advantages: torch.Tensor,
-    mask: torch.Tensor,
+    mask: torch.Tensor | None,
     clip_low: float,
     clip_high: float,
     clip_c: float | None = None,
 ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """Clipped surrogate (separate low/high clip, optional dual clip) and its statistics."""
-    mask = mask.bool()
-    # Invalid entries are zeroed before use, so NaN/inf there cannot reach the loss or its gradient.
-    log_ratio = torch.where(mask, log_probs - old_log_probs, torch.zeros_like(log_probs))
-    advantages = torch.where(mask, advantages, torch.zeros_like(advantages))
+    log_ratio = log_probs - old_log_probs
+    if mask is not None:
+        mask = mask.bool()
+        # Invalid entries are zeroed before use, so NaN/inf there cannot reach the loss or its gradient.
+        log_ratio = torch.where(mask, log_ratio, torch.zeros_like(log_ratio))
+        advantages = torch.where(mask, advantages, torch.zeros_like(advantages))
     ratio = torch.exp(log_ratio)
     loss_unclipped = -advantages * ratio
     loss_clipped = -advantages * ratio.clamp(1.0 - clip_low, 1.0 + clip_high)

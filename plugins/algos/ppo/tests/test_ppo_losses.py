@@ -105,3 +105,24 @@ def test_value_loss_gradient_stays_finite_with_garbage_in_invalid_entries() -> N
     loss, _ = value_loss(new, old, ret, torch.tensor([True, False]), clip=0.2)
     loss.backward()
     assert float(loss.detach()) == pytest.approx(0.64) and torch.isfinite(new.grad).all()
+
+
+def test_no_mask_means_all_valid_with_identical_values_and_gradients() -> None:
+    """mask=None (the fast path PPO takes when no episode ends inside a chunk) equals an all-true mask."""
+    g = torch.Generator().manual_seed(0)
+    lp_new = torch.randn(32, 4, generator=g)
+    lp_old, adv = torch.randn(32, 4, generator=g), torch.randn(32, 4, generator=g)
+    v_new, v_old, ret = (torch.randn(32, generator=g) for _ in range(3))
+    ones_lp, ones_v = torch.ones(32, 4, dtype=torch.bool), torch.ones(32, dtype=torch.bool)
+
+    def run(lp_mask, v_mask):
+        lp, v = lp_new.clone().requires_grad_(), v_new.clone().requires_grad_()
+        norm = masked_normalize(adv, lp_mask)
+        pg, stats = clipped_policy_loss(lp, lp_old, norm, lp_mask, 0.2, 0.28, 3.0)
+        vl, vclip = value_loss(v, v_old, ret, v_mask, clip=0.2)
+        ent = masked_mean(lp, lp_mask)
+        (pg + vl - 0.01 * ent).backward()
+        return [pg, vl, vclip, ent, stats["approx_kl"], stats["pg_clipfrac"], norm, lp.grad, v.grad]
+
+    for fast, masked in zip(run(None, None), run(ones_lp, ones_v)):
+        torch.testing.assert_close(fast.detach(), masked.detach())

@@ -83,9 +83,14 @@ class PPO(OptimizerResumeState, Algorithm):
         for name, p in policy.named_parameters():
             if p.requires_grad:
                 (critic if any(m in name for m in CRITIC_NAME_MARKERS) else actor).append(p)
-        groups = [{"params": actor, "lr": cfg.lr, "name": "actor"}]
-        if critic:
-            groups.append({"params": critic, "lr": cfg.critic_lr or cfg.lr, "name": "critic"})
+        if cfg.critic_lr is None:
+            # One learning rate: one group, so each optimizer step is one fused pass over all parameters.
+            groups = [{"params": actor + critic, "lr": cfg.lr, "name": "actor+critic"}]
+        else:
+            groups = [
+                {"params": actor, "lr": cfg.lr, "name": "actor"},
+                {"params": critic, "lr": cfg.critic_lr, "name": "critic"},
+            ]
         groups = [g for g in groups if g["params"]]
         for g in groups:
             g["initial_lr"] = g["lr"]
@@ -191,12 +196,21 @@ class PPO(OptimizerResumeState, Algorithm):
                 "Lower algorithm.num_minibatches or collect more chunks per rollout.",
             )
 
+        # Without an episode ending inside a chunk every entry is valid: the losses then skip masking.
+        full = bool(buffer.valid.all())
+
         def flat(x: torch.Tensor) -> torch.Tensor:
             return x.reshape(-1, *x.shape[2:])
 
-        flat_adv, flat_adv_mask = flat(buffer.advantages), flat(adv_mask)
-        flat_lp, flat_lp_mask, flat_adv_lp = flat(old_lp), flat(lp_mask), flat(adv_lp)
-        flat_v, flat_v_mask, flat_ret = flat(old_v), flat(v_mask), flat(returns)
+        def flat_mask(m: torch.Tensor) -> torch.Tensor | None:
+            return None if full else flat(m)
+
+        def pick(m: torch.Tensor | None, idx: torch.Tensor) -> torch.Tensor | None:
+            return None if m is None else m[idx]
+
+        flat_adv, flat_adv_mask = flat(buffer.advantages), flat_mask(adv_mask)
+        flat_lp, flat_lp_mask, flat_adv_lp = flat(old_lp), flat_mask(lp_mask), flat(adv_lp)
+        flat_v, flat_v_mask, flat_ret = flat(old_v), flat_mask(v_mask), flat(returns)
         replay = buffer.flat("replay")
 
         params = [p for g in self.optimizer.param_groups for p in g["params"]]
@@ -214,35 +228,41 @@ class PPO(OptimizerResumeState, Algorithm):
                 if cfg.reward_type == "chunk_level" and new_v.dim() == 2:
                     new_v = new_v[..., 0]
                 v_loss, v_clip = value_loss(
-                    new_v, flat_v[idx], flat_ret[idx], flat_v_mask[idx], cfg.value_clip, cfg.value_loss, cfg.huber_delta
+                    new_v,
+                    flat_v[idx],
+                    flat_ret[idx],
+                    pick(flat_v_mask, idx),
+                    cfg.value_clip,
+                    cfg.value_loss,
+                    cfg.huber_delta,
                 )
                 adv = flat_adv_lp[idx]
                 if cfg.normalize_advantages:
                     # Normalize at the advantages' own granularity, then broadcast to the log-probs.
-                    adv = broadcast_to(masked_normalize(flat_adv[idx], flat_adv_mask[idx]), adv)
+                    adv = broadcast_to(masked_normalize(flat_adv[idx], pick(flat_adv_mask, idx)), adv)
                 pg_loss, pg_stats = clipped_policy_loss(
                     out.log_probs.float(),
                     flat_lp[idx],
                     adv,
-                    flat_lp_mask[idx],
+                    pick(flat_lp_mask, idx),
                     cfg.clip_ratio_low,
                     cfg.clip_ratio_high,
                     cfg.clip_ratio_c,
                 )
-                entropy = masked_mean(out.entropy.float(), flat_lp_mask[idx])
+                entropy = masked_mean(out.entropy.float(), pick(flat_lp_mask, idx))
                 if warmup:
                     loss = cfg.value_loss_coef * v_loss
                 else:
                     loss = pg_loss + cfg.value_loss_coef * v_loss - cfg.entropy_coef * entropy
-                self._check_finite(
-                    ("actor/policy_loss", "actor/value_loss", "actor/entropy", "actor/loss"),
-                    torch.stack([pg_loss, v_loss, entropy, loss]).detach(),
-                )
-
                 self.optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 grad_norm = torch.nn.utils.clip_grad_norm_(params, max_norm, foreach=True)
-                self._check_finite(("actor/grad_norm",), grad_norm.reshape(1))
+                # One check (one sync) per minibatch, before the optimizer step: a NaN loss makes a NaN gradient
+                # norm too, but the loss terms come first so the message names the term that went bad.
+                self._check_finite(
+                    ("actor/policy_loss", "actor/value_loss", "actor/entropy", "actor/loss", "actor/grad_norm"),
+                    torch.stack([pg_loss, v_loss, entropy, loss, grad_norm]).detach(),
+                )
                 self.optimizer.step()
 
                 # Kept as tensors: one conversion at the end instead of a sync per metric and minibatch.

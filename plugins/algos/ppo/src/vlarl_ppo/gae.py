@@ -10,6 +10,7 @@ one, which after a done is the first step of the new (autoreset) episode.
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 
 
@@ -29,19 +30,23 @@ def gae_sequence(
     it bootstraps from there (0 on termination, V(final obs) on truncation).
     ``last_values`` [N]: value of the observation after the last step.
     """
-    adv = torch.zeros_like(rewards)
-    next_value = last_values.to(rewards.dtype)
-    next_adv = torch.zeros_like(last_values, dtype=rewards.dtype)
-    for s in range(rewards.shape[0] - 1, -1, -1):
-        ok, done = valid[s], dones[s]
-        boot = torch.where(done, done_values[s], next_value)
-        delta = rewards[s] + gamma * boot - values[s]
-        a = delta + gamma * gae_lambda * (~done).to(rewards.dtype) * next_adv
-        adv[s] = torch.where(ok, a, torch.zeros_like(a))
-        next_value = torch.where(ok, values[s], next_value)
-        next_adv = torch.where(ok, a, next_adv)
-    returns = torch.where(valid, adv + values, torch.zeros_like(adv))
-    return adv, returns
+    # The recursion runs in NumPy on the CPU: each of its S steps is a handful of ops on [N] rows,
+    # where torch's per-op dispatch (or a GPU launch) would cost more than the arithmetic.
+    device, dtype = rewards.device, rewards.dtype
+    r, v, dv = (x.detach().to("cpu", torch.float64).numpy() for x in (rewards, values, done_values))
+    d, ok = dones.cpu().numpy(), valid.cpu().numpy()
+    adv = np.zeros_like(r)
+    next_value = last_values.detach().to("cpu", torch.float64).numpy().copy()
+    next_adv = np.zeros_like(next_value)
+    for s in range(r.shape[0] - 1, -1, -1):
+        boot = np.where(d[s], dv[s], next_value)
+        a = r[s] + gamma * boot - v[s] + gamma * gae_lambda * ~d[s] * next_adv
+        adv[s] = np.where(ok[s], a, 0.0)
+        next_value = np.where(ok[s], v[s], next_value)
+        next_adv = np.where(ok[s], a, next_adv)
+    advantages = torch.from_numpy(adv).to(device, dtype)
+    returns = torch.where(valid, advantages + values.to(dtype), torch.zeros_like(advantages))
+    return advantages, returns
 
 
 def chunk_level_inputs(

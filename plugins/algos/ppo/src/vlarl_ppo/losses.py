@@ -12,7 +12,7 @@ def value_loss(
     values: torch.Tensor,
     old_values: torch.Tensor,
     returns: torch.Tensor,
-    mask: torch.Tensor,
+    mask: torch.Tensor | None,
     clip: float | None,
     kind: str = "mse",
     huber_delta: float = 10.0,
@@ -24,9 +24,10 @@ def value_loss(
             return F.huber_loss(v, returns, reduction="none", delta=huber_delta)
         return (v - returns) ** 2
 
-    mask = mask.bool()
-    values = torch.where(mask, values, returns.detach())
-    old_values = torch.where(mask, old_values, returns.detach())
+    if mask is not None:
+        mask = mask.bool()
+        values = torch.where(mask, values, returns.detach())
+        old_values = torch.where(mask, old_values, returns.detach())
     loss = elementwise(values)
     if clip is None:
         return masked_mean(loss, mask), torch.zeros((), dtype=values.dtype, device=values.device)

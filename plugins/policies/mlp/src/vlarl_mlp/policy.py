@@ -76,7 +76,7 @@ class Encoder(nn.Module):
             parts.append(replay["states"])
         if self.image is not None:
             parts.append(self.image(replay["images"]))
-        return torch.cat(parts, dim=-1)
+        return parts[0] if len(parts) == 1 else torch.cat(parts, dim=-1)
 
 
 class MLPPolicy(ChunkedPolicy):
@@ -113,6 +113,8 @@ class MLPPolicy(ChunkedPolicy):
             self.register_buffer("n_classes", (high - low + 1).long())
             self.register_buffer("class_offset", low.long())
             self.max_classes = int(self.n_classes.max())
+            # Dims with fewer classes than the widest get their surplus logits masked; skip it when none has.
+            self._mask_classes = bool((self.n_classes != self.max_classes).any())
             self.actor = _mlp([self.actor_encoder.out_dim, *cfg.hidden_sizes, c * a * self.max_classes], act)
         else:
             self.actor = _mlp([self.actor_encoder.out_dim, *cfg.hidden_sizes, c * a], act)
@@ -140,7 +142,7 @@ class MLPPolicy(ChunkedPolicy):
 
     # ----------------------------------------------------------------- inputs
     def _inputs(self, obs: ObsBatch) -> Replay:
-        dev = self.device
+        dev = self.actor[0].weight.device  # not self.device: walking the module tree costs more than the MLP here
         replay: Replay = {}
         if self.observation_spec.states is not None:
             states = torch.as_tensor(
@@ -166,10 +168,13 @@ class MLPPolicy(ChunkedPolicy):
         out = self.actor(self.actor_encoder(replay))
         if self.head == "categorical":
             logits = out.view(n, self.action_chunk, self.action_dim, self.max_classes)
-            valid = torch.arange(self.max_classes, device=logits.device) < self.n_classes[:, None]
-            return Categorical(logits=logits.masked_fill(~valid, -1e9))
+            if self._mask_classes:
+                valid = torch.arange(self.max_classes, device=logits.device) < self.n_classes[:, None]
+                logits = logits.masked_fill(~valid, -1e9)
+            # Argument and sample validation re-checks, on every call, what construction already guarantees.
+            return Categorical(logits=logits, validate_args=False)
         mean = out.view(n, self.action_chunk, self.action_dim)
-        return Normal(mean, self.log_std.exp().expand_as(mean))
+        return Normal(mean, self.log_std.exp().expand_as(mean), validate_args=False)
 
     def _values(self, replay: Replay) -> torch.Tensor | None:
         if not self.has_critic:
