@@ -27,8 +27,9 @@ if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
   fi
 fi
 
-# Core first, then every plugin in the repository (each is its own distribution).
-args=(-e core)
+# Core first (with the Ray backend and W&B logging, both exercised by the tests), then every plugin
+# in the repository (each is its own distribution).
+args=(-e "core[ray,wandb]")
 for dir in plugins/*/*/; do
   [ -f "$dir/pyproject.toml" ] && args+=(-e "$dir")
 done

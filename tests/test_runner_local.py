@@ -143,3 +143,27 @@ def test_config_errors_come_before_anything_starts(tmp_path):
     with pytest.raises(ConfigError, match="Unknown top-level config section 'runer'"):
         train(config(tmp_path, "runer.seed=1"))
     assert not (tmp_path / "t" / "checkpoints").exists()
+
+
+def test_wandb_offline_records_the_same_metrics_as_the_other_loggers(tmp_path, monkeypatch):
+    """W&B listed in logger_backends, with no network: a real offline run under the run directory."""
+    import wandb
+
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    monkeypatch.setenv("WANDB_SILENT", "true")
+    logged = []
+    real_log = wandb.sdk.wandb_run.Run.log
+
+    def spy(self, data, *args, **kwargs):
+        logged.append((kwargs.get("step"), dict(data)))
+        return real_log(self, data, *args, **kwargs)
+
+    monkeypatch.setattr(wandb.sdk.wandb_run.Run, "log", spy)
+    train(config(tmp_path, "runner.max_epochs=2", "runner.logger.logger_backends=[tensorboard,wandb]"))
+    rows = metrics(tmp_path / "t")
+    assert [(step, data) for step, data in logged] == [(r["step"], {k: v for k, v in r.items() if k != "step"}) for r in rows]
+    runs = list((tmp_path / "t" / "wandb").glob("offline-run-*/run-*.wandb"))
+    assert len(runs) == 1, runs
+    # The run file holds one history record per iteration (protobuf keeps the metric names as plain bytes).
+    assert runs[0].read_bytes().count(b"rollout/returns_mean") >= 2
+    assert list((tmp_path / "t" / "tensorboard").glob("events.out.tfevents.*"))

@@ -13,6 +13,7 @@ from vlarl.runner.logger import MetricLogger
 from vlarl.runner.progress import TrainingProgress
 from vlarl.runner.rollout import EpisodeLog
 from vlarl.runner.setup import RunSpec
+from vlarl.runner.video import VideoRecorder
 
 
 @dataclass
@@ -37,6 +38,17 @@ class TrainSummary:
         if self.videos:
             lines.append(f"  videos: {self.videos[-1].parent} ({len(self.videos)} files)")
         return "\n".join(lines)
+
+
+class Rewind(Exception):
+    """An iteration restored the last checkpoint in-process (e.g. a restarted training actor).
+
+    The loop goes on from ``iteration``, the checkpoint's, exactly as a resumed run would.
+    """
+
+    def __init__(self, iteration: int, reason: str) -> None:
+        super().__init__(reason)
+        self.iteration = iteration
 
 
 def _check_finite(metrics: dict[str, float], iteration: int) -> None:
@@ -85,20 +97,47 @@ class TrainLoop(ABC):
     def close(self) -> None:
         """Release envs and workers."""
 
+    def needs_reset(self, it: int, algorithm_resets: bool) -> bool:
+        """Whether iteration ``it`` starts from freshly reset envs.
+
+        At the run's first iteration, whenever the algorithm asks (GRPO groups), and at every
+        checkpoint boundary, so that a resumed run is identical to an unbroken one.
+        """
+        return it == self.start or algorithm_resets or it % self.spec.runner.save_interval == 0
+
+    def video_recorder(self, it: int) -> VideoRecorder | None:
+        """A recorder for iteration ``it`` when ``video_cfg`` asks for one."""
+        v = self.spec.video
+        if not v.save_video or it % v.interval:
+            return None
+        out = Path(v.video_base_dir) if v.video_base_dir else self.dir / "video" / "train"
+        return VideoRecorder(out, v.fps, v.info_on_video, v.max_frames)
+
+    def write_video(self, recorder: VideoRecorder | None, it: int) -> None:
+        if recorder is not None:
+            path = recorder.write(f"iter_{it:06d}")
+            if path is not None:
+                self.videos.append(path)
+
     def run(self) -> TrainSummary:
         r = self.spec.runner
         progress = TrainingProgress(r.max_epochs, self.start)
         it = self.start
         metrics: dict[str, float] = {}
         try:
-            for it in range(self.start, r.max_epochs):
-                metrics = self.iteration(it)
+            while it < r.max_epochs:
+                try:
+                    metrics = self.iteration(it)
+                except Rewind as rewind:
+                    print(f"{rewind}; going on from iteration {rewind.iteration}.", flush=True)
+                    it = rewind.iteration
+                    continue
                 _check_finite(metrics, it)
                 self.logger.log(metrics, step=it)
                 progress.update(it, metrics, print_line=(it + 1) % r.log_interval == 0)
                 if (it + 1) % r.save_interval == 0 or it + 1 == r.max_epochs:
                     self.save(it + 1)
-            it = r.max_epochs
+                it += 1
         except KeyboardInterrupt:
             # Iteration `it` did not finish: checkpoint what did.
             self.save(it)

@@ -4,12 +4,16 @@
   ``cluster.component_placement`` gives it: ``CUDA_VISIBLE_DEVICES`` on GPU
   clusters, CPU affinity on CPU-only machines.
 * Pipelining: with ``rollout.pipeline_stage_num = S`` the envs are split into S
-  env actors; while one stage simulates its chunk, the rollout actor infers the
-  next chunk of another stage.
+  env actors, each driving its own chunks against the rollout actor; while one
+  stage simulates its chunk, the rollout actor infers the next chunk of another.
 * Weights flow actor -> rollout after every update.
-* A dead env or rollout actor is recreated (counted in ``cluster/actor_restarts``)
-  and the rollout is redone; a dead training actor stops the run with the
-  last checkpoint intact (resume with ``runner.resume=auto``).
+* Envs persist across iterations and reset where the local backend resets them
+  (first iteration, algorithm request, checkpoint boundaries), and each chunk's
+  sampling is seeded from (seed, iteration, stage, chunk), so a resumed run is
+  identical to an unbroken one.
+* Faults (each counted in ``cluster/actor_restarts``): a dead env or rollout
+  actor is recreated and the rollout redone; a dead training actor is recreated
+  from the last checkpoint and the run goes on from that checkpoint's iteration.
 """
 
 from __future__ import annotations
@@ -19,8 +23,9 @@ import dataclasses
 import os
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
+import numpy as np
 import torch
 from omegaconf import OmegaConf
 
@@ -38,7 +43,7 @@ from vlarl.runner.context import (
     seed_everything,
 )
 from vlarl.runner.logger import MetricLogger
-from vlarl.runner.loop import TrainLoop, iteration_metrics
+from vlarl.runner.loop import Rewind, TrainLoop, iteration_metrics
 from vlarl.runner.placement import parse_placement
 from vlarl.runner.rollout import EpisodeLog, RolloutRecorder, convert_actions
 from vlarl.runner.setup import RunSpec
@@ -70,10 +75,30 @@ class EnvWorker:
     def reset(self, seed: int, options: dict[str, Any] | None) -> ObsBatch:
         return self.env.reset(seed=seed, options=options)[0]
 
-    def step_with(self, act: Any, policy_gripper: str) -> Any:
-        """Execute a rollout worker's ActOutput (passed by reference, resolved by Ray)."""
+    def run_stage(
+        self, rollout: Any, obs: ObsBatch, seeds: list[int], policy_gripper: str, with_values: bool
+    ) -> tuple[list[Any], list[Any], Any]:
+        """Run this stage's rollout of ``len(seeds)`` chunks, asking the rollout actor for each chunk's actions.
+
+        The env worker calls the rollout actor itself, so a chunk costs one round trip between the two
+        and none through the driver. Returns refs to each chunk's ActOutput (left with the rollout
+        actor until the driver fetches them), the ChunkSteps, and a ref to the critic values of the
+        observations after the last chunk (None without a critic).
+        """
+        import ray
+
         cpu_env = getattr(self.env, "device", None) is None
-        return self.env.chunk_step(convert_actions(act.actions, policy_gripper, self.env.action_spec, cpu_env))
+        act = rollout.act.options(num_returns=2)
+        outputs, steps = [], []
+        for seed in seeds:
+            actions, output = act.remote(obs, seed)
+            step = self.env.chunk_step(
+                convert_actions(ray.get(actions), policy_gripper, self.env.action_spec, cpu_env)
+            )
+            outputs.append(output)
+            steps.append(step)
+            obs = step.observations
+        return outputs, steps, rollout.predict_values.remote(obs) if with_values else None
 
     def close(self) -> None:
         self.env.close()
@@ -98,16 +123,19 @@ class RolloutWorker:
         return self.policy.gripper_convention, self.policy.has_critic
 
     @torch.no_grad()
-    def act(self, obs: ObsBatch) -> Any:
+    def act(self, obs: ObsBatch, seed: int) -> tuple[torch.Tensor, Any]:
+        """Two returns (``num_returns=2``): the actions alone, which are all the env worker needs,
+        and the whole ActOutput (replay records included), which only the driver reads.
+
+        Sampling is seeded per call: stages reach this actor in any order, and a chunk's actions
+        must not depend on that order (nor on the run's history, for exact resume).
+        """
+        torch.manual_seed(seed)
         out = self.policy.act(obs)
         out.actions, out.log_probs = out.actions.cpu(), out.log_probs.cpu()
         out.values = None if out.values is None else out.values.cpu()
         out.replay = {k: v.cpu() for k, v in out.replay.items()}
-        return out
-
-    def act_after(self, step: Any) -> Any:
-        """Act on the observations of a ChunkStep (passed by reference, resolved by Ray)."""
-        return self.act(step.observations)
+        return out.actions, out
 
     def predict_values(self, obs: ObsBatch) -> torch.Tensor | None:
         values = self.policy.predict_values(obs)
@@ -131,6 +159,9 @@ class ActorWorker:
 
     def reset_options(self) -> dict[str, Any] | None:
         return self.algo.reset_options()
+
+    def ping(self) -> bool:
+        return True
 
     def weights(self) -> dict[str, torch.Tensor]:
         return {k: v.detach().cpu() for k, v in self.policy.state_dict().items()}
@@ -164,7 +195,8 @@ class RayTrainer(TrainLoop):
         if spec.runner.torch_threads > 0:  # the driver's own tensor work must not spin against the workers
             torch.set_num_threads(spec.runner.torch_threads)
         c = spec.cluster
-        if not ray.is_initialized():
+        self.owns_cluster = not ray.is_initialized()
+        if self.owns_cluster:
             ray.init(address=c.address, num_cpus=c.num_cpus if c.address is None else None, include_dashboard=False,
                      log_to_driver=True, configure_logging=False)  # fmt: skip
         resources = ray.cluster_resources()
@@ -185,13 +217,7 @@ class RayTrainer(TrainLoop):
         self.env_workers = [self._make_env_worker() for _ in range(self.stages)]
         obs_spec, act_spec, _ = ray.get(self.env_workers[0].specs.remote())
         self.specs = (obs_spec, act_spec)
-        seed = spec.runner.seed
-        gpu_opts = {"num_gpus": 0}  # devices are set per process by _restrict, not by Ray's scheduler
-        self.actor = (
-            ray.remote(ActorWorker)
-            .options(num_cpus=0, **gpu_opts)
-            .remote(spec, self.specs, self.placement["actor"], self.gpu, seed)
-        )
+        self.actor = self._make_actor()
         self.rollout = self._make_rollout_worker()
         self.ckpt_root = self.dir / "checkpoints"
         self.start, self.env_steps = 0, 0
@@ -206,6 +232,16 @@ class RayTrainer(TrainLoop):
         self.logger = MetricLogger(self.dir, r.logger.logger_backends, r.logger.project_name, r.logger.experiment_name,
                                    OmegaConf.to_container(spec.raw, resolve=True))  # fmt: skip
         self.algo_reset_options = self.ray.get(self.actor.reset_options.remote())
+        self.stage_obs: list[ObsBatch] | None = None
+        """Each stage's observations after the last rollout; None forces a reset."""
+
+    def _make_actor(self) -> Any:
+        # Devices are set per process by _restrict, not by Ray's scheduler.
+        return (
+            self.ray.remote(ActorWorker)
+            .options(num_cpus=0, num_gpus=0)
+            .remote(self.spec, self.specs, self.placement["actor"], self.gpu, self.spec.runner.seed)
+        )
 
     def _make_env_worker(self) -> Any:
         n = None if self.num_envs is None else self.num_envs // self.stages
@@ -230,38 +266,46 @@ class RayTrainer(TrainLoop):
             return None
         return lambda obs: self.ray.get(self.rollout.predict_values.remote(obs))
 
-    def collect(self, it: int) -> tuple[RolloutBuffer, EpisodeLog]:
-        """One pipelined rollout over all stages.
+    def _initial_obs(self, it: int) -> list[ObsBatch]:
+        reset_options = self.algo_reset_options
+        if self.stage_obs is not None and not self.needs_reset(it, reset_options is not None):
+            return self.stage_obs
+        seed = self.spec.runner.seed + it
+        return self.ray.get([w.reset.remote(seed + 1000 * s, reset_options) for s, w in enumerate(self.env_workers)])
 
-        The driver only chains object refs: each env actor takes its actions straight from the rollout
-        actor's output and each inference takes its observations straight from the env actor's result,
-        so no chunk waits on the driver. Actor calls run in submission order, which interleaves the
-        stages: while stage 0 simulates chunk k, the rollout actor infers stage 1's next chunk.
+    def collect(self, it: int) -> tuple[RolloutBuffer, EpisodeLog]:
+        """One rollout over all stages, each driven by its env actor.
+
+        Every env actor runs its chunks against the one rollout actor, which serves their requests as
+        they arrive: while stage 0 simulates chunk k, the rollout actor infers stage 1's next chunk.
+        The driver only starts the stages and collects their results.
         """
         ray, s_num, n = self.ray, self.stages, self.spec.rollout.n_chunks
-        seed = self.spec.runner.seed + it
-        obs = ray.get(
-            [w.reset.remote(seed + 1000 * s, self.algo_reset_options) for s, w in enumerate(self.env_workers)]
-        )
-        acts = [[self.rollout.act.remote(o)] for o in obs]
-        steps: list[list[Any]] = [[] for _ in range(s_num)]
-        for k in range(n):
-            for s in range(s_num):
-                steps[s].append(self.env_workers[s].step_with.remote(acts[s][k], self.gripper))
-            if k + 1 < n:
-                for s in range(s_num):
-                    acts[s].append(self.rollout.act_after.remote(steps[s][k]))
+        obs = self._initial_obs(it)
+        # Sampling seeds per (run seed, iteration, stage, chunk): independent of arrival order and history.
+        seeds = [q.generate_state(n).tolist() for q in np.random.SeedSequence([self.spec.runner.seed, it]).spawn(s_num)]
+        runs = [
+            w.run_stage.remote(self.rollout, o, seeds[s], self.gripper, self.has_critic)
+            for s, (w, o) in enumerate(zip(self.env_workers, obs))
+        ]
         episodes = EpisodeLog()
-        buffers = []
-        for s in range(s_num):
+        buffers, last_obs = [], []
+        video = self.video_recorder(it)
+        for s, run in enumerate(runs):
+            output_refs, steps, values_ref = ray.get(run)
             recorder = RolloutRecorder(self._value_fn())
             prev = obs[s]
-            for act, step in zip(ray.get(acts[s]), ray.get(steps[s])):
-                recorder.add(act, step, prev)
+            for out, step in zip(ray.get(output_refs), steps):
+                recorder.add(out, step, prev)
+                if video is not None and s == 0:
+                    video.add_chunk(step)
                 prev = step.observations
-            buffer, log = recorder.finish(prev)
+            buffer, log = recorder.finish(prev, None if values_ref is None else ray.get(values_ref))
             buffers.append(buffer)
+            last_obs.append(prev)
             episodes.merge(log)
+        self.stage_obs = last_obs
+        self.write_video(video, it)
         return RolloutBuffer.concat_envs(buffers), episodes
 
     def _collect_with_restarts(self, it: int) -> tuple[RolloutBuffer, EpisodeLog]:
@@ -272,8 +316,43 @@ class RayTrainer(TrainLoop):
                 self.restarts += 1
                 self.env_workers = [self._make_env_worker() for _ in range(self.stages)]
                 self.rollout = self._make_rollout_worker()
+                self.stage_obs = None
                 self._push_weights()
         raise RuntimeError("env or rollout actors died three times in a row; see the Ray logs above.")
+
+    def _alive(self, handle: Any) -> bool:
+        try:
+            return self.ray.get(handle.ping.remote(), timeout=60)
+        except (self.ray.exceptions.RayActorError, self.ray.exceptions.GetTimeoutError):
+            return False
+
+    def _train(self, buffer: RolloutBuffer) -> dict[str, float]:
+        """Update on the actor, then send its weights to the rollout actor; recovers a dead training actor."""
+        try:
+            metrics = self.ray.get(self.actor.train.remote(buffer))
+        except self.ray.exceptions.RayActorError:
+            self._restart_actor()  # raises Rewind
+        try:
+            self._push_weights()
+        except self.ray.exceptions.RayActorError:
+            if not self._alive(self.actor):
+                self._restart_actor()
+            # Otherwise the rollout actor died taking the weights: the next collect recreates it with them.
+        return metrics
+
+    def _restart_actor(self) -> NoReturn:
+        self.restarts += 1
+        self.actor = self._make_actor()
+        path = ckpt.latest_checkpoint(self.ckpt_root)
+        it, self.env_steps = 0, 0
+        if path is not None:
+            meta = self.ray.get(self.actor.load.remote(str(path)))
+            it, self.env_steps = int(meta["iteration"]), int(meta["env_steps"])
+        # Envs restart where a resumed run would restart them, so the run goes on exactly as one.
+        self.start, self.stage_obs = it, None
+        with contextlib.suppress(self.ray.exceptions.RayActorError):  # a dead rollout actor is the next collect's job
+            self._push_weights()
+        raise Rewind(it, f"The training actor died; it was restarted from {path or 'its initial weights'}")
 
     def save(self, iteration: int) -> Path:
         meta = {"env_steps": self.env_steps, "config": OmegaConf.to_container(self.spec.raw, resolve=True)}
@@ -286,8 +365,7 @@ class RayTrainer(TrainLoop):
         t1 = time.perf_counter()
         steps = int(buffer.valid.sum())
         self.env_steps += steps
-        metrics = self.ray.get(self.actor.train.remote(buffer))
-        self._push_weights()
+        metrics = self._train(buffer)
         t2 = time.perf_counter()
         metrics.update(iteration_metrics(episodes, steps, self.env_steps, t0, t1, t2))
         metrics["cluster/actor_restarts"] = float(self.restarts)
@@ -297,3 +375,9 @@ class RayTrainer(TrainLoop):
         for w in self.env_workers:
             with contextlib.suppress(Exception):  # a dead worker has nothing left to close
                 self.ray.get(w.close.remote(), timeout=30)
+        # Actors end with the run, not whenever their handles are garbage-collected.
+        for handle in (*self.env_workers, self.rollout, self.actor):
+            with contextlib.suppress(Exception):
+                self.ray.kill(handle)
+        if self.owns_cluster:  # a local cluster this run started; a joined or caller's cluster stays up
+            self.ray.shutdown()

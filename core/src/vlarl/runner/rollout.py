@@ -99,9 +99,12 @@ class RolloutRecorder:
         self.buffer.add(act, step, bootstrap)
         self.episodes.add(step, obs_before)
 
-    def finish(self, obs: ObsBatch) -> tuple[RolloutBuffer, EpisodeLog]:
-        last = scalar_values(self.predict_values(obs)) if self.predict_values is not None else None
-        return self.buffer.finish(last), self.episodes
+    def finish(self, obs: ObsBatch, values: torch.Tensor | None = None) -> tuple[RolloutBuffer, EpisodeLog]:
+        """``obs``: the observations after the last chunk; ``values``: their critic values when
+        already computed (the Ray backend computes them while the rollout drains)."""
+        if values is None and self.predict_values is not None:
+            values = self.predict_values(obs)
+        return self.buffer.finish(scalar_values(values)), self.episodes
 
 
 def collect_rollout(

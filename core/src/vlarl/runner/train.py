@@ -6,12 +6,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from omegaconf import DictConfig, OmegaConf
 
 from vlarl.contracts.buffer import RolloutBuffer
-from vlarl.contracts.env import ChunkStep
 from vlarl.errors import ConfigError
 from vlarl.runner import checkpoint as ckpt
 from vlarl.runner.context import (
@@ -27,7 +25,6 @@ from vlarl.runner.logger import MetricLogger
 from vlarl.runner.loop import TrainLoop, TrainSummary, iteration_metrics
 from vlarl.runner.rollout import collect_rollout
 from vlarl.runner.setup import RunSpec, validate
-from vlarl.runner.video import VideoRecorder
 
 
 def _resume_path(spec: RunSpec, ckpt_root: Path) -> Path | None:
@@ -82,38 +79,18 @@ class LocalTrainer(TrainLoop):
         )  # fmt: skip
         return self.last_checkpoint
 
-    def _needs_reset(self, it: int) -> bool:
-        # Resets at checkpoint boundaries make a resumed run identical to an unbroken one.
-        return it == self.start or self.algo.reset_options() is not None or it % self.spec.runner.save_interval == 0
-
-    def _recorder(self, it: int) -> VideoRecorder | None:
-        v = self.spec.video
-        if not v.save_video or it % v.interval:
-            return None
-        out = Path(v.video_base_dir) if v.video_base_dir else self.dir / "video" / "train"
-        return VideoRecorder(out, v.fps, v.info_on_video, v.max_frames)
-
     def iteration(self, it: int) -> dict[str, float]:
         t0 = time.perf_counter()
         obs = self.obs
-        if self._needs_reset(it):
+        if self.needs_reset(it, self.algo.reset_options() is not None):
             obs, _ = self.env.reset(seed=self.spec.runner.seed + it, options=self.algo.reset_options())
-        recorder = self._recorder(it)
-        steps_done = [0]
-
-        def on_chunk(step: ChunkStep) -> None:
-            c = np.asarray(step.valid).shape[1]
-            steps_done[0] += c
-            if recorder is not None:
-                rewards = np.asarray(step.rewards)[0]
-                success = bool(np.asarray(step.infos["episode"]["success_once"])[0])
-                recorder.add(step.infos["final_observation"], steps_done[0], float(rewards.sum()), success)
-
+        recorder = self.video_recorder(it)
         self.policy.eval()
         buffer = RolloutBuffer(self.spec.rollout.buffer_device)
         buffer, self.obs, episodes = collect_rollout(
-            self.env, self.policy, obs, self.spec.rollout.n_chunks, buffer, on_chunk=on_chunk
-        )
+            self.env, self.policy, obs, self.spec.rollout.n_chunks, buffer,
+            on_chunk=None if recorder is None else recorder.add_chunk,
+        )  # fmt: skip
         t1 = time.perf_counter()
         steps = int(buffer.valid.sum())
         self.env_steps += steps
@@ -122,10 +99,7 @@ class LocalTrainer(TrainLoop):
         metrics.update(self.algo.update(self.policy, buffer))
         t2 = time.perf_counter()
         metrics.update(iteration_metrics(episodes, steps, self.env_steps, t0, t1, t2))
-        if recorder is not None:
-            path = recorder.write(f"iter_{it:06d}")
-            if path is not None:
-                self.videos.append(path)
+        self.write_video(recorder, it)
         return metrics
 
     def close(self) -> None:

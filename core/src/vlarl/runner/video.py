@@ -8,8 +8,12 @@ from typing import Any
 import numpy as np
 
 
+def _numpy(x: Any) -> np.ndarray:
+    return x.detach().cpu().numpy() if hasattr(x, "detach") else np.asarray(x)
+
+
 def _to_hwc(frame: Any) -> np.ndarray:
-    arr = frame.detach().cpu().numpy() if hasattr(frame, "detach") else np.asarray(frame)
+    arr = _numpy(frame)
     if arr.ndim == 3 and arr.shape[0] == 3 and arr.shape[-1] != 3:
         arr = arr.transpose(1, 2, 0)
     return np.ascontiguousarray(arr.astype(np.uint8))
@@ -40,6 +44,14 @@ class VideoRecorder:
         self.frames: list[np.ndarray] = []
         self.total_reward = 0.0
         self.success = False
+        self.steps = 0
+
+    def add_chunk(self, step: Any) -> None:
+        """Record sub-env 0 after one executed chunk (a :class:`~vlarl.contracts.env.ChunkStep`)."""
+        rewards = _numpy(step.rewards)
+        self.steps += rewards.shape[1]
+        success = bool(_numpy(step.infos["episode"]["success_once"])[0])
+        self.add(step.infos["final_observation"], self.steps, float(rewards[0].sum()), success)
 
     def add(self, obs: dict[str, Any], step: int, reward: float, success: bool) -> None:
         if len(self.frames) >= self.max_frames or "images" not in obs:

@@ -156,7 +156,10 @@ class MLPPolicy(ChunkedPolicy):
             replay["states"] = states.to(dev, torch.float32)
         if self.cfg.use_images:
             images = obs["images"]
-            images = images if isinstance(images, torch.Tensor) else torch.as_tensor(np.asarray(images))
+            if not isinstance(images, torch.Tensor):
+                # Arrays Ray hands over are read-only; torch needs its own writable copy of those.
+                array = np.asarray(images)
+                images = torch.from_numpy(array if array.flags.writeable else array.copy())
             if images.dtype != torch.uint8:
                 raise ContractError(f"images must be uint8, got {images.dtype}.", "Fix the env's image dtype.")
             replay["images"] = images.to(dev)
