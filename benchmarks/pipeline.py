@@ -4,8 +4,8 @@
 
 Workload: CartPole rendered to 64x64 images (the env step includes a real
 render) and the mlp policy's CNN + 3x3072 MLP on those images, sized so
-inference per chunk (~24 ms for 4 envs, one thread) is comparable to
-simulation per chunk (~33 ms for 4 envs x 4 sub-steps). Rollout throughput is the median of
+inference per chunk (~25 ms for 4 envs, one thread) is comparable to
+simulation per chunk (~35 ms for 4 envs x 4 sub-steps; both vary with machine load). Rollout throughput is the median of
 ``env/steps_per_sec`` over iterations after the first (warm-up). Settings run
 back to back in rounds, and ratios are taken within a round, so slow drifts of
 machine load hit the compared settings alike.

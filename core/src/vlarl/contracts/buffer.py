@@ -11,13 +11,6 @@ import torch
 from vlarl.contracts.env import ChunkStep
 from vlarl.contracts.policy import ActOutput, Replay
 
-
-def as_tensor(x: Any, dtype: torch.dtype, device: torch.device | str) -> torch.Tensor:
-    if isinstance(x, torch.Tensor):
-        return x.to(device=device, dtype=dtype)
-    return torch.as_tensor(np.array(x), dtype=dtype, device=device)  # a copy: arrays from Ray are read-only
-
-
 _NUMPY_DTYPES = {torch.float32: np.float32, torch.bool: np.bool_}
 
 
