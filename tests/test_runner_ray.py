@@ -1,6 +1,9 @@
 """The Ray backend on CPU slots: placement, pipelined rollout, weights flowing actor -> rollout."""
 
 import json
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import ray  # installed by scripts/install.sh (core[ray]): a missing Ray fails here, never skips silently
@@ -20,8 +23,6 @@ def ray_cluster():
 
 
 def cfg(tmp_path, *extra):
-    from pathlib import Path
-
     example = Path(__file__).parents[1] / "examples" / "gymnasium_cartpole_ppo_mlp.yaml"
     return load_config(example, [
         f"runner.logger.log_path={tmp_path}", "runner.logger.experiment_name=r", "cluster.backend=ray",
@@ -45,6 +46,23 @@ def test_pipelined_training_on_separate_cpu_slots(tmp_path):
 def test_placement_on_devices_that_do_not_exist_fails_before_training(tmp_path):
     with pytest.raises(ConfigError, match=r"asks for CPU slots \[2, 3\]"):
         train(cfg(tmp_path, "cluster.component_placement={env: 0-3, rollout: 0, actor: 0}"))
+
+
+def test_a_run_that_fails_to_start_shuts_down_the_cluster_it_started(tmp_path):
+    # Its own process: this module's tests share one cluster, which the runner must leave alone.
+    script = f"""
+from pathlib import Path
+import ray
+from tests.test_runner_ray import cfg
+from vlarl.errors import ConfigError
+from vlarl.runner.train import train
+try:
+    train(cfg(Path({str(tmp_path)!r}), "cluster.component_placement={{env: 0-3, rollout: 0, actor: 0}}"))
+except ConfigError:
+    print("initialized after failure:", ray.is_initialized())
+"""
+    done = subprocess.run([sys.executable, "-c", script], cwd=Path(__file__).parents[1], capture_output=True, text=True, timeout=300)
+    assert "initialized after failure: False" in done.stdout, done.stdout + done.stderr
 
 
 @pytest.mark.parametrize("victim", ["env", "rollout"])

@@ -199,6 +199,16 @@ class RayTrainer(TrainLoop):
         if self.owns_cluster:
             ray.init(address=c.address, num_cpus=c.num_cpus if c.address is None else None, include_dashboard=False,
                      log_to_driver=True, configure_logging=False)  # fmt: skip
+        try:
+            self._start()
+        except BaseException:
+            if self.owns_cluster:  # a run that never started leaves no cluster behind
+                ray.shutdown()
+            raise
+
+    def _start(self) -> None:
+        """Placement, actors, resume and logger: everything after the cluster is up."""
+        ray, spec, c = self.ray, self.spec, self.spec.cluster
         resources = ray.cluster_resources()
         self.gpu = resources.get("GPU", 0) > 0
         n_devices = int(resources.get("GPU", 0)) if self.gpu else int(resources.get("CPU", 1))

@@ -20,6 +20,7 @@ DISCRETE = ActionSpec((ActionDim("push", 0, 2, "discrete"),))
         (STATES, BOX, {}),
         (STATES, DISCRETE, {"num_action_chunks": 3}),
         (IMAGES, BOX, {"use_images": True, "value_type": "action", "num_action_chunks": 2}),
+        (IMAGES, DISCRETE, {"use_images": True, "cnn_channels": [8, 12]}),
         (STATES, BOX, {"critic": False}),
     ],
 )
@@ -48,5 +49,25 @@ def test_bad_inputs_and_configs_are_clear():
         MLPPolicy(MLPPolicyConfig(value_type="token"), STATES, BOX)
     with pytest.raises(ConfigError, match="returns no images"):
         MLPPolicy(MLPPolicyConfig(use_images=True), STATES, BOX)
+    with pytest.raises(ConfigError, match="cnn_channels"):
+        MLPPolicy(MLPPolicyConfig(use_images=True, cnn_channels=[16, 0]), IMAGES, BOX)
     with pytest.raises(ConfigError, match="discrete"):
         MLPPolicy(MLPPolicyConfig(action_head="categorical"), STATES, BOX)
+
+
+def test_cnn_channels_set_the_encoder_widths_and_default_keeps_the_checkpoint_layout():
+    wide = MLPPolicy(MLPPolicyConfig(use_images=True, cnn_channels=[8, 12, 24, 6]), IMAGES, BOX)
+    convs = [m for m in wide.actor_encoder.image.conv if isinstance(m, torch.nn.Conv2d)]
+    assert [(c.in_channels, c.out_channels, c.kernel_size[0]) for c in convs] == [
+        (3, 8, 5), (8, 12, 3), (12, 24, 3), (24, 6, 3)
+    ]  # fmt: skip
+    assert wide.actor_encoder.image.proj.in_features == 6 * 16
+    # Checkpoints written before cnn_channels existed hold exactly these keys and shapes.
+    default = MLPPolicy(MLPPolicyConfig(use_images=True), IMAGES, BOX).state_dict()
+    conv_shapes = {k: tuple(v.shape) for k, v in default.items() if k.startswith("actor_encoder.image.")}
+    assert conv_shapes == {
+        "actor_encoder.image.conv.0.weight": (16, 3, 5, 5), "actor_encoder.image.conv.0.bias": (16,),
+        "actor_encoder.image.conv.2.weight": (32, 16, 3, 3), "actor_encoder.image.conv.2.bias": (32,),
+        "actor_encoder.image.conv.4.weight": (32, 32, 3, 3), "actor_encoder.image.conv.4.bias": (32,),
+        "actor_encoder.image.proj.weight": (128, 512), "actor_encoder.image.proj.bias": (128,),
+    }  # fmt: skip

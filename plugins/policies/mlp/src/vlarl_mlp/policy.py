@@ -7,6 +7,7 @@ action dims of the per-dim log-density of one sub-step's action.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import numpy as np
 import torch
@@ -32,17 +33,15 @@ def _mlp(sizes: list[int], act: type[nn.Module]) -> nn.Sequential:
 
 
 class ImageEncoder(nn.Module):
-    """Nature-DQN-style CNN over uint8 [N, 3, H, W] images."""
+    """Nature-DQN-style CNN over uint8 [N, 3, H, W] images: a 5x5 then 3x3 convolutions, each of stride 2."""
 
-    def __init__(self, image_shape: tuple[int, ...], out_dim: int = 128) -> None:
+    def __init__(self, channels: Sequence[int] = (16, 32, 32), out_dim: int = 128) -> None:
         super().__init__()
-        self.conv = nn.Sequential(
-            nn.Conv2d(3, 16, 5, stride=2), nn.ReLU(),
-            nn.Conv2d(16, 32, 3, stride=2), nn.ReLU(),
-            nn.Conv2d(32, 32, 3, stride=2), nn.ReLU(),
-            nn.AdaptiveAvgPool2d(4), nn.Flatten(),
-        )  # fmt: skip
-        self.proj = nn.Linear(32 * 16, out_dim)
+        layers: list[nn.Module] = []
+        for i, (c_in, c_out) in enumerate(zip([3, *channels], channels)):
+            layers += [nn.Conv2d(c_in, c_out, 5 if i == 0 else 3, stride=2), nn.ReLU()]
+        self.conv = nn.Sequential(*layers, nn.AdaptiveAvgPool2d(4), nn.Flatten())
+        self.proj = nn.Linear(channels[-1] * 16, out_dim)
         self.out_dim = out_dim
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
@@ -52,10 +51,10 @@ class ImageEncoder(nn.Module):
 class Encoder(nn.Module):
     """Features from states and/or images."""
 
-    def __init__(self, obs_spec: ObservationSpec, use_images: bool) -> None:
+    def __init__(self, obs_spec: ObservationSpec, use_images: bool, cnn_channels: Sequence[int] = (16, 32, 32)) -> None:
         super().__init__()
         self.use_states = obs_spec.states is not None
-        self.image = ImageEncoder(obs_spec.images) if use_images else None
+        self.image = ImageEncoder(cnn_channels) if use_images else None
         if use_images and obs_spec.images is None:
             raise ConfigError(
                 "policy.use_images=true but the env returns no images.",
@@ -103,10 +102,14 @@ class MLPPolicy(ChunkedPolicy):
             )
         if head == "categorical" and not discrete:
             raise ConfigError("policy.action_head=categorical needs discrete action dims.", "Use action_head=gaussian.")
+        if not cfg.cnn_channels or any(not isinstance(c, int) or c < 1 for c in cfg.cnn_channels):
+            raise ConfigError(
+                f"policy.cnn_channels={cfg.cnn_channels!r} is invalid.", "Give a non-empty list of positive ints."
+            )
         self.head = head
         act = ACTIVATIONS[cfg.activation]
         c, a = self.action_chunk, self.action_dim
-        self.actor_encoder = Encoder(observation_spec, cfg.use_images)
+        self.actor_encoder = Encoder(observation_spec, cfg.use_images, cfg.cnn_channels)
         low = torch.as_tensor(action_spec.low)
         high = torch.as_tensor(action_spec.high)
         if head == "categorical":
@@ -124,7 +127,7 @@ class MLPPolicy(ChunkedPolicy):
             self.register_buffer("action_scale", torch.where(finite, (high - low) / 2, torch.ones_like(low)))
         if cfg.critic:
             # A separate encoder and trunk: sharing them with the actor hurts PPO on small tasks.
-            self.critic_encoder = Encoder(observation_spec, cfg.use_images)
+            self.critic_encoder = Encoder(observation_spec, cfg.use_images, cfg.cnn_channels)
             self.value_head = _mlp(
                 [self.critic_encoder.out_dim, *cfg.hidden_sizes, c if cfg.value_type == "action" else 1], act
             )

@@ -15,6 +15,8 @@ class MLPPolicyConfig:
     activation: str = "tanh"
     use_images: bool = False
     """Encode ``images`` with a small CNN (and ``states`` if present)."""
+    cnn_channels: list[int] = field(default_factory=lambda: [16, 32, 32])
+    """Output channels of the CNN's stride-2 convolutions (5x5 first, then 3x3)."""
     critic: bool = True
     value_type: str = "chunk"
     """``chunk``: one value per decision [N]; ``action``: one per sub-step [N, C]."""
