@@ -33,7 +33,7 @@ def _mlp(sizes: list[int], act: type[nn.Module]) -> nn.Sequential:
 
 
 class ImageEncoder(nn.Module):
-    """Nature-DQN-style CNN over uint8 [N, 3, H, W] images: a 5x5 then 3x3 convolutions, each of stride 2."""
+    """Nature-DQN-style CNN over uint8 [N, 3, H, W] images: one 5x5 convolution, then 3x3 ones, all of stride 2."""
 
     def __init__(self, channels: Sequence[int] = (16, 32, 32), out_dim: int = 128) -> None:
         super().__init__()
