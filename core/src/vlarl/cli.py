@@ -1,4 +1,4 @@
-"""The ``vlarl`` command line: plugins, check, doctor, train, eval.
+"""The ``vlarl`` command line: plugins, check, doctor, sft, train, eval.
 
 Start-up stays light: subcommands import heavy modules only when they run.
 """
@@ -30,7 +30,7 @@ def _parser() -> argparse.ArgumentParser:
 
     sp = sub.add_parser("plugins", help="list installed plugins and whether their requirements are met")
     sp.add_argument("--json", action="store_true", help="print a JSON list")
-    sp.add_argument("--kind", choices=["env", "policy", "algo"])
+    sp.add_argument("--kind", choices=["env", "policy", "algo", "dataset"])
 
     sc = sub.add_parser("check", help="run the conformance kit on one plugin")
     sc.add_argument("kind", choices=["env", "policy", "algo"])
@@ -43,6 +43,7 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("doctor", help="report Python, torch, GPU, MuJoCo GL and every plugin's requirements")
 
     for name, helptext in (
+        ("sft", "supervised fine-tuning on demonstrations: vlarl sft CONFIG [key=value ...]"),
         ("train", "train: vlarl train CONFIG [key=value ...]"),
         ("eval", "evaluate: vlarl eval CONFIG checkpoint=PATH [key=value ...]"),
     ):
@@ -95,7 +96,7 @@ def cmd_plugins(args: argparse.Namespace) -> int:
         print("No vlarl plugins installed. Install one, e.g. pip install -e plugins/envs/gymnasium")
     for r in rows:
         status = "ok" if r["ok"] else "MISSING"
-        print(f"{r['kind']:<6} {r['name']:<16} {r['distribution']} {r['version']}  [{status}]  {r['description']}")
+        print(f"{r['kind']:<7} {r['name']:<16} {r['distribution']} {r['version']}  [{status}]  {r['description']}")
         for m in r["missing"]:
             print(f"         - {m['what']}; fix: {m['fix']}")
         for line in r["details"]:
@@ -132,7 +133,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     from vlarl.config import load_config
 
     cfg = load_config(args.config, args.overrides)
-    if args.command == "train":
+    if args.command == "sft":
+        from vlarl.runner.sft import sft
+
+        sft(cfg)
+    elif args.command == "train":
         from vlarl.runner.train import train
 
         train(cfg)
@@ -143,7 +148,14 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"plugins": cmd_plugins, "check": cmd_check, "doctor": cmd_doctor, "train": cmd_run, "eval": cmd_run}
+COMMANDS = {
+    "plugins": cmd_plugins,
+    "check": cmd_check,
+    "doctor": cmd_doctor,
+    "sft": cmd_run,
+    "train": cmd_run,
+    "eval": cmd_run,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

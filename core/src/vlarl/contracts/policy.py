@@ -19,14 +19,17 @@ Values by ``value_type``: ``"chunk"`` [N] (one per decision) or ``"action"``
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
-from typing import ClassVar, Literal
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, ClassVar, Literal
 
 import torch
 from torch import nn
 
 from vlarl.contracts.observation import ObsBatch
 from vlarl.contracts.spaces import GripperConvention
+
+if TYPE_CHECKING:
+    from vlarl.contracts.dataset import DemoBatch
 
 LogProbType = Literal["token", "action", "chunk"]
 ValueType = Literal["chunk", "action"]
@@ -47,6 +50,12 @@ class EvalOutput:
     log_probs: torch.Tensor
     entropy: torch.Tensor
     values: torch.Tensor | None
+
+
+@dataclass
+class SupervisedOutput:
+    loss: torch.Tensor  # scalar, differentiable
+    metrics: dict[str, float] = field(default_factory=dict)
 
 
 class ChunkedPolicy(nn.Module, ABC):
@@ -71,6 +80,19 @@ class ChunkedPolicy(nn.Module, ABC):
     @abstractmethod
     def evaluate(self, replay: Replay) -> EvalOutput:
         """Recompute log-probs, entropy and values differentiably from a replay record."""
+
+    def supervised_loss(self, batch: DemoBatch) -> SupervisedOutput:
+        """The policy's own loss for learning from demonstrations (behaviour cloning / SFT).
+
+        ``batch.actions`` [B, C, A] are in env units and already in this policy's gripper
+        convention; ``batch.action_mask`` [B, C] marks the real (non-padded) steps. Policies
+        that mirror an official model implement its official fine-tuning loss.
+        """
+        raise NotImplementedError(f"{type(self).__name__} does not define a supervised loss")
+
+    @property
+    def supports_supervised(self) -> bool:
+        return type(self).supervised_loss is not ChunkedPolicy.supervised_loss
 
     @torch.no_grad()
     def predict_values(self, obs: ObsBatch) -> torch.Tensor | None:

@@ -77,13 +77,23 @@ class ObservationSpec:
 
     ``images``: (3, H, W) uint8, main camera, upright; ``wrist_images``: (3, H, W)
     or (K, 3, H, W) uint8; ``states``: (D,) float32. ``task_descriptions`` is
-    always present (a list of N strings).
+    always present (a list of N strings). ``state_names``, when given, names
+    each of the D state dims (e.g. ``eef_pos.x``, ``akita_black_bowl_1.quat.w``).
+    ``tasks``, when known, lists every task description the env can return (sorted), so
+    a policy can size a per-task embedding.
     """
 
     states: tuple[int, ...] | None = None
     images: tuple[int, ...] | None = None
     wrist_images: tuple[int, ...] | None = None
     extra: dict[str, tuple[int, ...]] = field(default_factory=dict)
+    state_names: tuple[str, ...] | None = None
+    tasks: tuple[str, ...] | None = None
+
+    def __post_init__(self) -> None:
+        names = self.state_names
+        if names is not None and (self.states is None or len(names) != int(np.prod(self.states))):
+            raise ValueError(f"ObservationSpec.state_names has {len(names)} names for states of shape {self.states}")
 
     @property
     def keys(self) -> list[str]:

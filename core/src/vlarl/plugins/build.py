@@ -35,7 +35,7 @@ def resolve(
     """Find the plugin, validate its config section, check its requirements."""
     provided = (registry or get_registry()).get(kind, name)
     config = validate_section(
-        provided.spec.config, section, where={"env": "env", "policy": "policy", "algo": "algorithm"}[kind]
+        provided.spec.config, section, where={"env": "env", "policy": "policy", "algo": "algorithm", "dataset": "dataset"}[kind]
     )
     if check_requirements:
         require(provided)

@@ -21,7 +21,7 @@ from vlarl.plugins.spec import ENTRY_POINT_GROUPS, EXTENSION_GROUP, KINDS, Kind,
 
 ALLOW_ENV = "VLARL_PLUGINS"
 DENY_ENV = "VLARL_DISABLE_PLUGINS"
-KIND_PLURAL = {"env": "envs", "policy": "policies", "algo": "algos"}
+KIND_PLURAL = {"env": "envs", "policy": "policies", "algo": "algos", "dataset": "datasets"}
 
 
 @dataclass(frozen=True)

@@ -9,9 +9,14 @@ import shutil
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-Kind = Literal["env", "policy", "algo"]
-KINDS: tuple[Kind, ...] = ("env", "policy", "algo")
-ENTRY_POINT_GROUPS: dict[str, Kind] = {"vlarl.envs": "env", "vlarl.policies": "policy", "vlarl.algos": "algo"}
+Kind = Literal["env", "policy", "algo", "dataset"]
+KINDS: tuple[Kind, ...] = ("env", "policy", "algo", "dataset")
+ENTRY_POINT_GROUPS: dict[str, Kind] = {
+    "vlarl.envs": "env",
+    "vlarl.policies": "policy",
+    "vlarl.algos": "algo",
+    "vlarl.datasets": "dataset",
+}
 EXTENSION_GROUP = "vlarl.extensions"
 
 
@@ -58,7 +63,7 @@ def _nvidia_gpu_present() -> bool:
 
 @dataclass(frozen=True)
 class PluginSpec:
-    """One provided env, policy or algorithm.
+    """One provided env, policy, algorithm or dataset.
 
     ``factory`` is ``"module:attr"``, imported only when the plugin is built.
     ``config`` is a dataclass (with defaults) that validates the plugin's

@@ -108,6 +108,38 @@ def load_weights(path: Path, policy: torch.nn.Module, strict: bool = True) -> No
         )
 
 
+def resolve_init_checkpoint(value: str) -> Path:
+    """``policy.init_checkpoint``: a checkpoint directory, or a run directory (its latest checkpoint)."""
+    path = Path(value)
+    if (path / "model.safetensors").is_file():
+        return path
+    for root in (path / "checkpoints", path):
+        found = latest_checkpoint(root)
+        if found is not None:
+            return found
+    raise ConfigError(
+        f"policy.init_checkpoint={value} holds no checkpoint (no model.safetensors, no checkpoints/step_* inside).",
+        "Pass a checkpoints/step_XXXXXX directory, or the directory of a `vlarl sft` / `vlarl train` run.",
+    )
+
+
+def load_init_weights(path: Path, policy: torch.nn.Module) -> None:
+    """Start a policy from another run's weights; a checkpoint of another architecture is listed tensor by tensor."""
+    own = policy.state_dict()
+    state = load_file(str(path / "model.safetensors"), device="cpu")
+    problems = [f"{k}: checkpoint {tuple(v.shape)}, policy {tuple(own[k].shape)}" for k, v in state.items()
+                if k in own and tuple(v.shape) != tuple(own[k].shape)]  # fmt: skip
+    problems += [f"{k}: missing from the checkpoint" for k in own if k not in state]
+    problems += [f"{k}: not in the policy" for k in state if k not in own]
+    if problems:
+        shown = "\n  ".join(problems[:20]) + (f"\n  ... and {len(problems) - 20} more" if len(problems) > 20 else "")
+        raise ConfigError(
+            f"policy.init_checkpoint {path} does not fit this policy ({len(problems)} mismatched tensors):\n  {shown}",
+            "Use the policy settings of the run that wrote it (its config.yaml), or another checkpoint.",
+        )
+    policy.load_state_dict({k: v.to(own[k].device) for k, v in state.items()})
+
+
 def load_checkpoint(path: Path, policy: torch.nn.Module) -> tuple[dict[str, Any], dict[str, Any]]:
     """Restore weights and RNG; returns (trainer_state, meta)."""
     load_weights(path, policy)

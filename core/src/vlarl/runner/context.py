@@ -48,6 +48,10 @@ def build_env(spec: RunSpec) -> Any:
 def build_policy(spec: RunSpec, env: Any, device: torch.device) -> Any:
     provided, config, _ = spec.plugins["policy"]
     policy = factory_of(provided)(config, observation_spec=env.observation_spec, action_spec=env.action_spec)
+    if spec.init_checkpoint:
+        from vlarl.runner.checkpoint import load_init_weights, resolve_init_checkpoint
+
+        load_init_weights(resolve_init_checkpoint(spec.init_checkpoint), policy)
     return policy.to(device)
 
 

@@ -9,24 +9,27 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 
 class TrainingProgress:
-    def __init__(self, total: int, start: int) -> None:
+    def __init__(self, total: int, start: int, label: str = "train") -> None:
         self.total = total
         self.start_time = time.monotonic()
         self.interactive = sys.stderr.isatty()
         self._bar = None
         if self.interactive:
             self._bar = Progress(
-                TextColumn("[bold]train"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[info]}"),
+                TextColumn(f"[bold]{label}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[info]}"),
                 TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(), transient=False,
             )  # fmt: skip
-            self._task = self._bar.add_task("train", total=total, completed=start, info="")
+            self._task = self._bar.add_task(label, total=total, completed=start, info="")
             self._bar.start()
 
     def update(self, iteration: int, metrics: dict[str, float], print_line: bool) -> None:
-        sps = metrics.get("env/steps_per_sec", 0.0)
+        sps = metrics.get("env/steps_per_sec")
         success = metrics.get("env/success_once")
         ret = metrics.get("env/return")
-        info = f"env steps/s {sps:.0f}"
+        loss = metrics.get("sft/loss")
+        info = f"env steps/s {sps:.0f}" if sps is not None else ""
+        if loss is not None:
+            info += f"loss {loss:.4f}"
         if ret is not None:
             info += f"  return {ret:.2f}"
         if success is not None:

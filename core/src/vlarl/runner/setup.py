@@ -14,7 +14,9 @@ from vlarl.plugins.build import resolve
 from vlarl.plugins.registry import Provided
 from vlarl.runner.schema import HOST_SECTIONS, PLUGIN_SECTIONS, ClusterConfig, RolloutConfig, RunnerConfig, VideoConfig
 
-TOP_LEVEL = [*PLUGIN_SECTIONS, *HOST_SECTIONS, "checkpoint"]
+TOP_LEVEL = [*PLUGIN_SECTIONS, *HOST_SECTIONS, "checkpoint", "dataset", "sft"]
+HOST_POLICY_KEYS = ("init_checkpoint",)
+"""Keys of the policy section the host reads (not the plugin): where the weights start from."""
 
 
 @dataclass
@@ -28,12 +30,14 @@ class RunSpec:
     video: VideoConfig
     plugins: dict[str, tuple[Provided, Any, dict[str, Any]]]
     """section -> (provided, validated config instance, raw section without 'name')."""
+    init_checkpoint: str | None = None
+    """``policy.init_checkpoint``: weights the policy starts from (e.g. a ``vlarl sft`` run)."""
 
     def section(self, name: str) -> dict[str, Any]:
         return self.plugins[name][2]
 
 
-def validate(cfg: DictConfig, check_requirements: bool = True) -> RunSpec:
+def _check_top_level(cfg: DictConfig) -> None:
     for key in cfg:
         if key not in TOP_LEVEL:
             close = difflib.get_close_matches(str(key), TOP_LEVEL, n=1)
@@ -41,22 +45,45 @@ def validate(cfg: DictConfig, check_requirements: bool = True) -> RunSpec:
                 f"Unknown top-level config section '{key}'.",
                 (f"Did you mean '{close[0]}'? " if close else "") + f"Valid sections: {', '.join(TOP_LEVEL)}.",
             )
+
+
+def resolve_section(
+    cfg: DictConfig, section: str, kind: str, check_requirements: bool = True
+) -> tuple[Provided, Any, dict[str, Any]]:
+    """Find the plugin a section names and validate the section against its schema."""
+    raw = cfg.get(section)
+    if raw is None or "name" not in raw:
+        raise ConfigError(
+            f"The config has no {section}.name.",
+            f"Add a '{section}:' section with 'name: <plugin>' (list them with 'vlarl plugins --kind {kind}').",
+        )
+    body = OmegaConf.to_container(raw, resolve=True)
+    name = body.pop("name")
+    if section == "policy":
+        for key in HOST_POLICY_KEYS:
+            body.pop(key, None)
+    provided, config = resolve(kind, str(name), body, check_requirements=check_requirements)  # type: ignore[arg-type]
+    return provided, config, body
+
+
+def _init_checkpoint(cfg: DictConfig) -> str | None:
+    policy = cfg.get("policy")
+    value = policy.get("init_checkpoint") if policy is not None else None
+    return None if value in (None, "", "none") else str(value)
+
+
+def validate(cfg: DictConfig, check_requirements: bool = True) -> RunSpec:
+    _check_top_level(cfg)
     plugins = {}
     for section, kind in PLUGIN_SECTIONS.items():
         raw = cfg.get(section)
         if section == "policy" and raw is None and _external_trainer(cfg):
             continue  # e.g. stable-baselines3 builds its own policy
-        if raw is None or "name" not in raw:
-            raise ConfigError(
-                f"The config has no {section}.name.",
-                f"Add a '{section}:' section with 'name: <plugin>' (list them with 'vlarl plugins --kind {kind}').",
-            )
-        body = OmegaConf.to_container(raw, resolve=True)
-        name = body.pop("name")
-        provided, config = resolve(kind, str(name), body, check_requirements=check_requirements)
-        plugins[section] = (provided, config, body)
+        plugins[section] = resolve_section(cfg, section, kind, check_requirements)
     host = {k: validate_section(schema, cfg.get(k), k) for k, schema in HOST_SECTIONS.items()}
-    spec = RunSpec(cfg, host["runner"], host["rollout"], host["cluster"], host["video_cfg"], plugins)
+    spec = RunSpec(
+        cfg, host["runner"], host["rollout"], host["cluster"], host["video_cfg"], plugins, _init_checkpoint(cfg)
+    )
     _check_consistency(spec)
     return spec
 

@@ -6,10 +6,11 @@ from collections.abc import Callable, Iterable
 
 import torch
 
+from vlarl.contracts.dataset import DemoBatch
 from vlarl.contracts.observation import ObsBatch
 from vlarl.contracts.policy import ActOutput, ChunkedPolicy
 from vlarl.contracts.spaces import ObservationSpec
-from vlarl.testing.report import Report, expect
+from vlarl.testing.report import Report, SkipCheck, expect
 from vlarl.testing.synth import synthetic_obs
 
 LOGPROB_RANK = {"token": 3, "action": 2, "chunk": 1}
@@ -94,6 +95,54 @@ def _gradients(policy: ChunkedPolicy, obs: ObsBatch, allow_unused: Iterable[str]
     return f"{nonzero}/{len(trainable)} trainable tensors get non-zero gradients; {len(frozen)} frozen stay untouched"
 
 
+def synthetic_demos(policy: ChunkedPolicy, obs: ObsBatch, seed: int = 0) -> DemoBatch:
+    """Action chunks inside the policy's action bounds for ``obs``, the last step of row 0 padded."""
+    import numpy as np
+
+    n, c, a = len(obs["task_descriptions"]), policy.action_chunk, policy.action_dim
+    spec = getattr(policy, "action_spec", None)
+    low = np.maximum(spec.low, -1.0) if spec is not None else -np.ones(a, np.float32)
+    high = np.minimum(spec.high, 1.0) if spec is not None else np.ones(a, np.float32)
+    rng = np.random.default_rng(seed)
+    actions = (low + (high - low) * rng.random((n, c, a))).astype(np.float32)
+    if spec is not None:
+        discrete = [i for i, d in enumerate(spec.dims) if d.kind == "discrete"]
+        actions[..., discrete] = np.round(actions[..., discrete])
+    mask = np.ones((n, c), dtype=bool)
+    if c > 1:
+        mask[0, -1] = False
+    return DemoBatch(obs, actions, mask)
+
+
+def _supervised(policy: ChunkedPolicy, obs: ObsBatch, steps: int = 30, lr: float = 1e-3) -> str:
+    """The supervised loss is finite, reaches the parameters, and a few steps on one batch lower it."""
+    if not policy.supports_supervised:
+        raise SkipCheck("the policy defines no supervised loss (ChunkedPolicy.supervised_loss)")
+    batch = synthetic_demos(policy, obs)
+    policy.train()
+    policy.zero_grad(set_to_none=True)
+    first = policy.supervised_loss(batch)
+    expect(first.loss.ndim == 0, f"supervised_loss must be a scalar, got shape {tuple(first.loss.shape)}")
+    expect(bool(torch.isfinite(first.loss)), f"supervised loss is {first.loss.item()}")
+    first.loss.backward()
+    trainable = [(n, p) for n, p in policy.named_parameters() if p.requires_grad]
+    reached = [n for n, p in trainable if p.grad is not None and p.grad.abs().sum() > 0]
+    expect(bool(reached), "the supervised loss reaches no trainable parameter")
+    expect(all(torch.isfinite(p.grad).all() for _, p in trainable if p.grad is not None), "gradients have NaN or inf")
+    opt = torch.optim.Adam([p for _, p in trainable], lr=lr)
+    for _ in range(steps):
+        opt.zero_grad(set_to_none=True)
+        policy.supervised_loss(batch).loss.backward()
+        opt.step()
+    last = policy.supervised_loss(batch).loss.item()
+    policy.zero_grad(set_to_none=True)
+    start = first.loss.item()
+    expect(
+        last < start, f"{steps} Adam steps on one batch did not lower the supervised loss ({start:.4g} -> {last:.4g})"
+    )
+    return f"loss {start:.4g} -> {last:.4g} in {steps} steps; {len(reached)}/{len(trainable)} tensors reached"
+
+
 def check_policy(
     make_policy: Callable[[], ChunkedPolicy],
     observation_spec: ObservationSpec,
@@ -134,4 +183,6 @@ def check_policy(
     report.run("deterministic act is repeatable", deterministic)
     report.run("evaluate reproduces act log-probs", lambda: _agreement(policy, obs, atol))
     report.run("gradients reach trainable parameters only", lambda: _gradients(policy, obs, allow_unused))
+    # Last: it trains the policy.
+    report.run("supervised loss learns a fixed batch", lambda: _supervised(policy, obs))
     return report

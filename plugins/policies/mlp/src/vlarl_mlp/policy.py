@@ -14,8 +14,9 @@ import torch
 from torch import nn
 from torch.distributions import Categorical, Normal
 
+from vlarl.contracts.dataset import DemoBatch
 from vlarl.contracts.observation import ObsBatch
-from vlarl.contracts.policy import ActOutput, ChunkedPolicy, EvalOutput, Replay
+from vlarl.contracts.policy import ActOutput, ChunkedPolicy, EvalOutput, Replay, SupervisedOutput
 from vlarl.contracts.spaces import ActionSpec, ObservationSpec
 from vlarl.errors import ConfigError, ContractError
 from vlarl_mlp.register import MLPPolicyConfig
@@ -49,12 +50,20 @@ class ImageEncoder(nn.Module):
 
 
 class Encoder(nn.Module):
-    """Features from states and/or images."""
+    """Features from states and/or images, plus a task embedding when the policy is task-conditioned."""
 
-    def __init__(self, obs_spec: ObservationSpec, use_images: bool, cnn_channels: Sequence[int] = (16, 32, 32)) -> None:
+    def __init__(
+        self,
+        obs_spec: ObservationSpec,
+        use_images: bool,
+        cnn_channels: Sequence[int] = (16, 32, 32),
+        num_tasks: int = 0,
+        task_embedding_dim: int = 0,
+    ) -> None:
         super().__init__()
         self.use_states = obs_spec.states is not None
         self.image = ImageEncoder(cnn_channels) if use_images else None
+        self.task = nn.Embedding(num_tasks, task_embedding_dim) if task_embedding_dim > 0 else None
         if use_images and obs_spec.images is None:
             raise ConfigError(
                 "policy.use_images=true but the env returns no images.",
@@ -65,8 +74,10 @@ class Encoder(nn.Module):
                 "The env returns no states and policy.use_images=false: nothing to encode.",
                 "Set policy.use_images=true.",
             )
-        self.out_dim = (int(np.prod(obs_spec.states)) if self.use_states else 0) + (
-            self.image.out_dim if self.image else 0
+        self.out_dim = (
+            (int(np.prod(obs_spec.states)) if self.use_states else 0)
+            + (self.image.out_dim if self.image else 0)
+            + task_embedding_dim
         )
 
     def forward(self, replay: Replay) -> torch.Tensor:
@@ -75,6 +86,8 @@ class Encoder(nn.Module):
             parts.append(replay["states"])
         if self.image is not None:
             parts.append(self.image(replay["images"]))
+        if self.task is not None:
+            parts.append(self.task(replay["task_ids"]))
         return parts[0] if len(parts) == 1 else torch.cat(parts, dim=-1)
 
 
@@ -106,10 +119,15 @@ class MLPPolicy(ChunkedPolicy):
             raise ConfigError(
                 f"policy.cnn_channels={cfg.cnn_channels!r} is invalid.", "Give a non-empty list of positive ints."
             )
+        if cfg.sft_loss not in ("nll", "mse"):
+            raise ConfigError(f"policy.sft_loss={cfg.sft_loss!r} is invalid.", "Use 'nll' or 'mse'.")
         self.head = head
         act = ACTIVATIONS[cfg.activation]
         c, a = self.action_chunk, self.action_dim
-        self.actor_encoder = Encoder(observation_spec, cfg.use_images, cfg.cnn_channels)
+        self.tasks = self._task_vocabulary(cfg, observation_spec)
+        self._task_index = {t: i for i, t in enumerate(self.tasks)}
+        enc = (observation_spec, cfg.use_images, cfg.cnn_channels, len(self.tasks), cfg.task_embedding_dim)
+        self.actor_encoder = Encoder(*enc)
         low = torch.as_tensor(action_spec.low)
         high = torch.as_tensor(action_spec.high)
         if head == "categorical":
@@ -127,12 +145,24 @@ class MLPPolicy(ChunkedPolicy):
             self.register_buffer("action_scale", torch.where(finite, (high - low) / 2, torch.ones_like(low)))
         if cfg.critic:
             # A separate encoder and trunk: sharing them with the actor hurts PPO on small tasks.
-            self.critic_encoder = Encoder(observation_spec, cfg.use_images, cfg.cnn_channels)
+            self.critic_encoder = Encoder(*enc)
             self.value_head = _mlp(
                 [self.critic_encoder.out_dim, *cfg.hidden_sizes, c if cfg.value_type == "action" else 1], act
             )
         if cfg.ortho_init:
             self._ortho_init()
+
+    @staticmethod
+    def _task_vocabulary(cfg: MLPPolicyConfig, spec: ObservationSpec) -> tuple[str, ...]:
+        if cfg.task_embedding_dim <= 0:
+            return ()
+        tasks = tuple(sorted(set(cfg.tasks))) or tuple(spec.tasks or ())
+        if not tasks:
+            raise ConfigError(
+                "policy.task_embedding_dim > 0 but no task descriptions are known.",
+                "List them in policy.tasks, or use an env that declares observation_spec.tasks (libero does).",
+            )
+        return tasks
 
     def _ortho_init(self) -> None:
         for module in self.modules():
@@ -166,6 +196,15 @@ class MLPPolicy(ChunkedPolicy):
             if images.dtype != torch.uint8:
                 raise ContractError(f"images must be uint8, got {images.dtype}.", "Fix the env's image dtype.")
             replay["images"] = images.to(dev)
+        if self.tasks:
+            try:
+                ids = [self._task_index[t] for t in obs["task_descriptions"]]
+            except KeyError as exc:
+                raise ContractError(
+                    f"Task {exc.args[0]!r} is not one of the {len(self.tasks)} tasks this policy embeds.",
+                    "Build the policy with that task in policy.tasks (or the env's task list).",
+                ) from exc
+            replay["task_ids"] = torch.tensor(ids, dtype=torch.long, device=dev)
         return replay
 
     # ----------------------------------------------------------- distribution
@@ -215,6 +254,32 @@ class MLPPolicy(ChunkedPolicy):
     @torch.no_grad()
     def predict_values(self, obs: ObsBatch) -> torch.Tensor | None:
         return self._values(self._inputs(obs))
+
+    def supervised_loss(self, batch: DemoBatch) -> SupervisedOutput:
+        """Behaviour cloning: the masked negative log-likelihood of the demonstrated chunk (``nll``),
+        or the masked squared error of the Gaussian mean in the policy's [-1, 1] units (``mse``)."""
+        replay = self._inputs(batch.observations)
+        dev = self.actor[0].weight.device
+        target = torch.as_tensor(np.asarray(batch.actions, dtype=np.float32), device=dev)
+        mask = torch.as_tensor(np.asarray(batch.action_mask, dtype=bool), device=dev).float()
+        if tuple(target.shape[1:]) != (self.action_chunk, self.action_dim):
+            raise ContractError(
+                f"Demonstration chunks are {tuple(target.shape[1:])}, the policy acts in ({self.action_chunk}, {self.action_dim}).",
+                "Read the dataset with the policy's chunk length and the env's action dims.",
+            )
+        dist = self._dist(replay)
+        weight = mask.sum().clamp_min(1.0)
+        if self.head == "categorical":
+            raw = (target - self.class_offset).round().long().clamp_min(0)
+            nll = -(dist.log_prob(raw).sum(-1) * mask).sum() / weight
+            return SupervisedOutput(nll, {"sft/nll": float(nll.detach())})
+        raw = (target - self.action_center) / self.action_scale
+        nll = -(dist.log_prob(raw).sum(-1) * mask).sum() / weight
+        mse = (((dist.mean - raw) ** 2).mean(-1) * mask).sum() / weight
+        loss = nll if self.cfg.sft_loss == "nll" else mse
+        metrics = {"sft/nll": float(nll.detach()), "sft/mse": float(mse.detach())}
+        metrics["sft/std"] = float(self.log_std.detach().exp().mean())
+        return SupervisedOutput(loss, metrics)
 
 
 def make_policy(cfg: MLPPolicyConfig, observation_spec: ObservationSpec, action_spec: ActionSpec) -> MLPPolicy:

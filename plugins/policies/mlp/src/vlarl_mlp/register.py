@@ -24,6 +24,15 @@ class MLPPolicyConfig:
     """``gaussian``, ``categorical`` (discrete dims), or ``auto`` (categorical iff every dim is discrete)."""
     init_log_std: float = -0.5
     ortho_init: bool = True
+    task_embedding_dim: int = 0
+    """> 0: condition actor and critic on a learned embedding of the task description, so one
+    policy serves several tasks. The vocabulary is ``tasks``, else the env's ``observation_spec.tasks``."""
+    tasks: list[str] = field(default_factory=list)
+    """Task descriptions the embedding knows (empty: the env's)."""
+    sft_loss: str = "nll"
+    """Supervised loss: ``nll`` (Gaussian negative log-likelihood: fits the mean and the std, so the
+    std RL starts from says how well the demonstrations pin each action dim) or ``mse`` (mean only,
+    std untouched). Categorical heads always use the negative log-likelihood (cross-entropy)."""
 
 
 @vlarl.hookimpl
@@ -33,7 +42,7 @@ def vlarl_register() -> list[vlarl.PluginSpec]:
             kind="policy",
             name="mlp",
             factory="vlarl_mlp.policy:make_policy",
-            description="Small MLP (states) / CNN (images) chunked Gaussian or categorical policy with an optional critic.",
+            description="Small MLP (states) / CNN (images) chunked Gaussian or categorical policy with an optional critic and task embedding.",
             config=MLPPolicyConfig,
             requirements=(vlarl.Requirement("python", "torch", "pip install torch"),),
         )

@@ -1,0 +1,1 @@
+"""LIBERO-format HDF5 demonstrations for ``vlarl sft``."""
