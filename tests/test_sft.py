@@ -86,3 +86,19 @@ def test_cli_reports_bad_datasets_without_a_traceback(tmp_path: Path, capsys) ->
     assert "missing does not exist" in err and "Traceback" not in err
     assert main(["sft", str(path), "sft.max_steps=0"]) == 2
     assert "sft.max_steps must be >= 1" in capsys.readouterr().err
+
+
+def test_statistics_cover_every_sample(tmp_path: Path) -> None:
+    import numpy as np
+
+    from vlarl.contracts.dataset import compute_statistics
+    from vlarl_libero_hdf5.dataset import LiberoHDF5Dataset
+    from vlarl_libero_hdf5.register import LiberoHDF5Config
+
+    w = write_libero_file(tmp_path / "t_demo.hdf5", lengths=(7, 5), image_size=None)
+    ds = LiberoHDF5Dataset(LiberoHDF5Config(paths=[str(tmp_path)]))
+    stats = compute_statistics(ds, batch_size=5)  # batches straddle the episodes
+    states = np.concatenate([np.c_[e, g] for e, g in zip(w["ee_states"], w["gripper_states"])])
+    np.testing.assert_allclose(stats.state_mean, states.mean(0), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(stats.state_std, states.std(0), rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(stats.action_mean, np.concatenate(w["actions"]).mean(0), rtol=1e-5, atol=1e-6)

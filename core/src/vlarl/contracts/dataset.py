@@ -32,6 +32,37 @@ class DemoBatch:
         return int(self.actions.shape[0])
 
 
+@dataclass
+class DemoStatistics:
+    """Per-dim statistics of a dataset's states and actions, for policies that normalize their inputs."""
+
+    state_mean: np.ndarray | None  # float32 [D] (None: the dataset has no states)
+    state_std: np.ndarray | None
+    action_mean: np.ndarray  # float32 [A]
+    action_std: np.ndarray
+
+
+def compute_statistics(dataset: DemoDataset, batch_size: int = 4096) -> DemoStatistics:
+    """Mean and standard deviation of every state and action dim over all samples (one pass, float64)."""
+    n = len(dataset)
+    sums: dict[str, np.ndarray] = {}
+    squares: dict[str, np.ndarray] = {}
+    for start in range(0, n, batch_size):
+        batch = dataset.get_batch(np.arange(start, min(start + batch_size, n)), chunk_len=1)
+        parts = {"action": batch.actions[:, 0]}
+        if "states" in batch.observations:
+            parts["state"] = np.asarray(batch.observations["states"]).reshape(len(batch), -1)
+        for key, x in parts.items():
+            x = x.astype(np.float64)
+            sums[key] = sums.get(key, 0.0) + x.sum(0)
+            squares[key] = squares.get(key, 0.0) + (x * x).sum(0)
+    mean = {k: sums[k] / n for k in sums}
+    std = {k: np.sqrt(np.maximum(squares[k] / n - mean[k] ** 2, 0.0)) for k in sums}
+    f32 = {k: (mean[k].astype(np.float32), std[k].astype(np.float32)) for k in sums}
+    state = f32.get("state", (None, None))
+    return DemoStatistics(state[0], state[1], *f32["action"])
+
+
 class DemoDataset(ABC):
     """Demonstrations, indexable by sample (one per recorded step of every episode)."""
 

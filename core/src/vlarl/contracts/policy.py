@@ -29,7 +29,7 @@ from vlarl.contracts.observation import ObsBatch
 from vlarl.contracts.spaces import GripperConvention
 
 if TYPE_CHECKING:
-    from vlarl.contracts.dataset import DemoBatch
+    from vlarl.contracts.dataset import DemoBatch, DemoStatistics
 
 LogProbType = Literal["token", "action", "chunk"]
 ValueType = Literal["chunk", "action"]
@@ -89,6 +89,14 @@ class ChunkedPolicy(nn.Module, ABC):
         that mirror an official model implement its official fine-tuning loss.
         """
         raise NotImplementedError(f"{type(self).__name__} does not define a supervised loss")
+
+    def fit_normalization(self, stats: DemoStatistics) -> None:
+        """Called once before supervised training from scratch with the dataset's statistics.
+
+        Policies that normalize inputs from data (e.g. per-dim state standardization) store them in
+        buffers, so checkpoints carry them into RL. Policies whose statistics come from an official
+        checkpoint leave this a no-op.
+        """
 
     @property
     def supports_supervised(self) -> bool:

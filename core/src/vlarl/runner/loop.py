@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -124,6 +125,7 @@ class TrainLoop(ABC):
         progress = TrainingProgress(r.max_epochs, self.start)
         it = self.start
         metrics: dict[str, float] = {}
+        deadline = None if r.max_minutes is None else time.monotonic() + 60.0 * r.max_minutes
         try:
             while it < r.max_epochs:
                 try:
@@ -135,9 +137,13 @@ class TrainLoop(ABC):
                 _check_finite(metrics, it)
                 self.logger.log(metrics, step=it)
                 progress.update(it, metrics, print_line=(it + 1) % r.log_interval == 0)
-                if (it + 1) % r.save_interval == 0 or it + 1 == r.max_epochs:
+                out_of_time = deadline is not None and time.monotonic() >= deadline
+                if (it + 1) % r.save_interval == 0 or it + 1 == r.max_epochs or out_of_time:
                     self.save(it + 1)
                 it += 1
+                if out_of_time:
+                    print(f"runner.max_minutes={r.max_minutes:g} reached after {it} iterations.", flush=True)
+                    break
         except KeyboardInterrupt:
             # Iteration `it` did not finish: checkpoint what did.
             self.save(it)

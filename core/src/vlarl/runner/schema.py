@@ -25,6 +25,8 @@ class LoggerConfig:
 class RunnerConfig:
     max_epochs: int = 100
     """Training iterations (one rollout + one update each)."""
+    max_minutes: float | None = None
+    """Time budget: stop (and checkpoint) after the first iteration that ends past it; None: no limit."""
     seed: int = 0
     save_interval: int = 10
     """Checkpoint every this many iterations (and at the end and on Ctrl-C). The env is reset at

@@ -18,7 +18,7 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from vlarl.config import validate_section
-from vlarl.contracts.dataset import DemoBatch, DemoDataset
+from vlarl.contracts.dataset import DemoBatch, DemoDataset, compute_statistics
 from vlarl.errors import ConfigError, VlarlError
 from vlarl.plugins.build import factory_of
 from vlarl.plugins.registry import Provided
@@ -150,6 +150,8 @@ class SFTTrainer:
         _check_fit(self.dataset, self.policy)
         if spec.init_checkpoint:
             ckpt.load_init_weights(ckpt.resolve_init_checkpoint(spec.init_checkpoint), self.policy)
+        else:  # from scratch: input statistics from the demonstrations (kept in the checkpoint)
+            self.policy.fit_normalization(compute_statistics(self.dataset))
         self.device = pick_device(r.device)
         self.policy.to(self.device)
         params = [p for p in self.policy.parameters() if p.requires_grad]

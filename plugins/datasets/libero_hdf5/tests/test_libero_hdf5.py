@@ -104,5 +104,5 @@ def test_bad_files_name_the_file_the_key_and_the_shape(tmp_path: Path) -> None:
 def test_missing_paths_are_named(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="does not exist"):
         make([tmp_path / "nope.hdf5"])
-    with pytest.raises(ConfigError, match="holds no .hdf5 file"):
+    with pytest.raises(ConfigError, match=r"holds no \.hdf5 file"):
         make([tmp_path])

@@ -88,3 +88,27 @@ def test_task_vocabulary_errors_are_clear():
     assert policy.tasks == ("a", "b")
     with pytest.raises(ContractError, match="'c' is not one of the 2 tasks"):
         policy.act({"states": np.zeros((1, 3), np.float32), "task_descriptions": ["c"]})
+
+
+def test_fitted_state_normalization_is_used_and_saved():
+    from vlarl.contracts.dataset import DemoStatistics
+
+    torch.manual_seed(0)
+    spec = ObservationSpec(states=(3,))
+    policy = MLPPolicy(MLPPolicyConfig(min_state_std=0.1), spec, BOX)
+    obs = {"states": np.array([[10.0, 0.0, 5.0]], np.float32), "task_descriptions": ["t"]}
+    before = policy.act(obs, deterministic=True).actions
+    stats = DemoStatistics(np.array([10.0, 0.0, 5.0], np.float32), np.array([2.0, 0.0, 1.0], np.float32), None, None)
+    policy.fit_normalization(stats)
+    sd = policy.state_dict()
+    assert torch.equal(sd["actor_encoder.state_std"], torch.tensor([2.0, 0.1, 1.0]))  # floored
+    assert torch.equal(sd["critic_encoder.state_mean"], torch.tensor([10.0, 0.0, 5.0]))
+    zero = {"states": np.zeros((1, 3), np.float32), "task_descriptions": ["t"]}
+    fresh = MLPPolicy(MLPPolicyConfig(min_state_std=0.1), spec, BOX)
+    fresh.load_state_dict(policy.state_dict())
+    # normalized input 0 = the raw mean; the unfitted policy sees the raw values
+    assert torch.allclose(fresh.act(obs, deterministic=True).actions, policy.act(obs, deterministic=True).actions)
+    assert not torch.allclose(before, policy.act(obs, deterministic=True).actions)
+    unfitted = MLPPolicy(MLPPolicyConfig(min_state_std=0.1), spec, BOX)
+    unfitted.load_state_dict({k: v for k, v in policy.state_dict().items() if "state_" not in k}, strict=False)
+    assert torch.allclose(unfitted.act(zero, deterministic=True).actions, policy.act(obs, deterministic=True).actions)

@@ -14,7 +14,7 @@ import torch
 from torch import nn
 from torch.distributions import Categorical, Normal
 
-from vlarl.contracts.dataset import DemoBatch
+from vlarl.contracts.dataset import DemoBatch, DemoStatistics
 from vlarl.contracts.observation import ObsBatch
 from vlarl.contracts.policy import ActOutput, ChunkedPolicy, EvalOutput, Replay, SupervisedOutput
 from vlarl.contracts.spaces import ActionSpec, ObservationSpec
@@ -64,6 +64,10 @@ class Encoder(nn.Module):
         self.use_states = obs_spec.states is not None
         self.image = ImageEncoder(cnn_channels) if use_images else None
         self.task = nn.Embedding(num_tasks, task_embedding_dim) if task_embedding_dim > 0 else None
+        if self.use_states:
+            dim = int(np.prod(obs_spec.states))
+            self.register_buffer("state_mean", torch.zeros(dim))
+            self.register_buffer("state_std", torch.ones(dim))
         if use_images and obs_spec.images is None:
             raise ConfigError(
                 "policy.use_images=true but the env returns no images.",
@@ -83,7 +87,7 @@ class Encoder(nn.Module):
     def forward(self, replay: Replay) -> torch.Tensor:
         parts = []
         if self.use_states:
-            parts.append(replay["states"])
+            parts.append((replay["states"] - self.state_mean) / self.state_std)
         if self.image is not None:
             parts.append(self.image(replay["images"]))
         if self.task is not None:
@@ -254,6 +258,17 @@ class MLPPolicy(ChunkedPolicy):
     @torch.no_grad()
     def predict_values(self, obs: ObsBatch) -> torch.Tensor | None:
         return self._values(self._inputs(obs))
+
+    @torch.no_grad()
+    def fit_normalization(self, stats: DemoStatistics) -> None:
+        if not self.cfg.normalize_states or stats.state_mean is None or self.observation_spec.states is None:
+            return
+        mean = torch.as_tensor(stats.state_mean, dtype=torch.float32)
+        std = torch.as_tensor(stats.state_std, dtype=torch.float32).clamp_min(self.cfg.min_state_std)
+        encoders = [self.actor_encoder] + ([self.critic_encoder] if self.has_critic else [])
+        for enc in encoders:
+            enc.state_mean.copy_(mean.to(enc.state_mean.device))
+            enc.state_std.copy_(std.to(enc.state_std.device))
 
     def supervised_loss(self, batch: DemoBatch) -> SupervisedOutput:
         """Behaviour cloning: the masked negative log-likelihood of the demonstrated chunk (``nll``),

@@ -29,6 +29,11 @@ class MLPPolicyConfig:
     policy serves several tasks. The vocabulary is ``tasks``, else the env's ``observation_spec.tasks``."""
     tasks: list[str] = field(default_factory=list)
     """Task descriptions the embedding knows (empty: the env's)."""
+    normalize_states: bool = True
+    """Standardize ``states`` per dim with the demonstrations' mean and std (fitted by ``vlarl sft``,
+    stored in the checkpoint). Identity until fitted, so plain RL from scratch is unaffected."""
+    min_state_std: float = 1e-2
+    """Floor of the fitted std: a dim (nearly) constant in the demonstrations must not explode when it moves."""
     sft_loss: str = "nll"
     """Supervised loss: ``nll`` (Gaussian negative log-likelihood: fits the mean and the std, so the
     std RL starts from says how well the demonstrations pin each action dim) or ``mse`` (mean only,
