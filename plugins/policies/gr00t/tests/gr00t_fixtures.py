@@ -53,7 +53,7 @@ def tiny_config(**overrides: Any) -> Gr00tConfig:
         embodiments={"libero_franka": libero_entry()},
         num_action_chunks=5,
         denoising_steps=4,
-        max_text_tokens=16,
+        max_text_tokens=24,
         rl_head_config=RLHeadConfig(**{"noise_method": "flow_sde", "noise_level": 0.5, **rl}),
     )
     base.update(overrides)

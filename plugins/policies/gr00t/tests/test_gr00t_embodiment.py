@@ -7,7 +7,7 @@ import pytest
 from gr00t_fixtures import libero_entry
 
 from vlarl.errors import ConfigError
-from vlarl_gr00t.embodiment import parse_entry
+from vlarl_gr00t.embodiment import OFFICIAL_EMBODIMENT_IDS, parse_entry
 
 
 @pytest.mark.parametrize("mode", ["min_max", "q99", "mean_std"])
@@ -30,11 +30,33 @@ def test_state_normalization_and_action_unnormalization(mode: str) -> None:
     np.testing.assert_allclose(emb.normalize_state(x), expected_state, atol=1e-6)
 
 
-def test_known_tag_gets_upstream_slot_and_unknown_needs_one() -> None:
+def test_official_embodiment_table() -> None:
+    # gr00t/data/embodiment_tags.py EMBODIMENT_TAG_MAPPING @ 4af2b622, exactly.
+    assert OFFICIAL_EMBODIMENT_IDS == {"new_embodiment": 31, "oxe_droid": 17, "agibot_genie1": 26, "gr1": 24}
     assert parse_entry("new_embodiment", libero_entry(embodiment_id=None)).embodiment_id == 31
-    assert parse_entry("my_arm", libero_entry(embodiment_id=None), embodiment_id=3).embodiment_id == 3
     with pytest.raises(ConfigError, match="embodiment_ids"):
-        parse_entry("my_arm", libero_entry(embodiment_id=None))
+        parse_entry("libero_franka", libero_entry(embodiment_id=None))  # not an official tag
+
+
+def test_rlinf_table_is_one_setting_away() -> None:
+    # RLinf @ a3816b59 rlinf/models/embodiment/gr00t/embodiment_tags.py: libero_franka 31, new_embodiment 10.
+    assert parse_entry("libero_franka", libero_entry(embodiment_id=None), table="rlinf").embodiment_id == 31
+    assert parse_entry("new_embodiment", libero_entry(embodiment_id=None), table="rlinf").embodiment_id == 10
+
+
+def test_slot_precedence() -> None:
+    assert parse_entry("my_arm", libero_entry(embodiment_id=None), embodiment_id=3).embodiment_id == 3
+    assert parse_entry("my_arm", libero_entry(embodiment_id=5), embodiment_id=3).embodiment_id == 3  # config wins
+    assert parse_entry("new_embodiment", libero_entry(embodiment_id=5)).embodiment_id == 5
+
+
+def test_not_continuous_keys_take_binary_only() -> None:
+    entry = libero_entry()
+    entry["modalities"]["action"]["action.gripper"]["continuous"] = False
+    with pytest.raises(ConfigError, match="only 'binary'"):
+        parse_entry("libero_franka", entry)
+    emb = parse_entry("libero_franka", entry, norm_modes={"action.gripper": "binary"})
+    assert emb.unnormalize_action(np.array([0, 0, 0, 0, 0, 0, 0.7]))[-1] == 1.0
 
 
 def test_missing_statistics_are_named() -> None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import pytest
@@ -11,7 +13,6 @@ from gr00t_fixtures import libero_entry, make_obs, tiny_config
 
 from vlarl.contracts.spaces import ActionSpec, ObservationSpec
 from vlarl.errors import ConfigError, ContractError
-from vlarl.testing import check_policy
 from vlarl_gr00t.policy import Gr00tPolicy, build_policy
 
 OBS_SPEC = ObservationSpec(states=(8,), images=(3, 32, 32), wrist_images=(3, 32, 32))
@@ -25,14 +26,12 @@ def _policy(**kw) -> Gr00tPolicy:
 def _velocities(policy: Gr00tPolicy, replay: dict) -> tuple[list[np.ndarray], list[np.ndarray | None]]:
     """Network velocity (and reinflow std) at each stored chain point; the formulas are then applied in NumPy."""
     with torch.no_grad():
-        enc = policy._encode(replay)
+        enc = policy.encode(replay)
         chain = replay["chain"]
         vs, stds = [], []
         for k in range(policy.num_steps):
             kk = torch.full((chain.shape[0],), k)
-            v, feats = policy.model.action_head.velocity(
-                chain[:, k], kk, policy.num_steps, enc["context"], enc["mask"], enc["state_features"], enc["cat"]
-            )
+            v, feats = policy.velocity(chain[:, k], kk, enc)
             vs.append(v.double().numpy())
             stds.append(
                 policy.noise_head(feats, kk.float() / policy.num_steps).double().numpy()
@@ -83,9 +82,34 @@ def test_log_probs_match_numpy_reference(method: str, joint: bool) -> None:
     np.testing.assert_allclose(out.log_probs.double().numpy(), expected, rtol=1e-4, atol=1e-3)
 
 
-@pytest.mark.parametrize("rl", [{"noise_method": "flow_sde"}, {"noise_method": "reinflow", "joint_logprob": True}])
-def test_conformance_kit(rl: dict) -> None:
-    check_policy(lambda: _policy(rl=rl), OBS_SPEC, batch_size=2, obs=make_obs(2), name="gr00t").raise_if_failed()
+@pytest.mark.parametrize(
+    "rl",
+    [
+        {"noise_method": "flow_sde"},
+        {"noise_method": "reinflow", "joint_logprob": True},
+        {"noise_method": "flow_sde", "joint_logprob": True, "chain_logprob_reduction": "mean"},
+    ],
+)
+def test_conformance_kit(rl: dict, vlarl_check_policy: Callable[..., Any]) -> None:
+    vlarl_check_policy(lambda: _policy(rl=rl), OBS_SPEC, batch_size=2, obs=make_obs(2), name="gr00t")
+
+
+def test_mean_chain_reduction_is_the_sum_over_k_plus_one() -> None:
+    """RLinf averages the K+1 joint terms (prior + K steps): the same chain scores sum / (K + 1)."""
+    summed = _policy(rl={"joint_logprob": True})
+    mean = _policy(rl={"joint_logprob": True, "chain_logprob_reduction": "mean"})
+    mean.load_state_dict(summed.state_dict())
+    out = summed.act(make_obs(2))
+    ev_sum, ev_mean = summed.evaluate(out.replay), mean.evaluate(out.replay)
+    k1 = summed.num_steps + 1
+    torch.testing.assert_close(ev_mean.log_probs, ev_sum.log_probs / k1)
+    torch.testing.assert_close(ev_mean.entropy, ev_sum.entropy / k1)
+    single = _policy(rl={"chain_logprob_reduction": "mean"})  # one stochastic step: nothing to average
+    single.load_state_dict(summed.state_dict())
+    ref = _policy()
+    ref.load_state_dict(summed.state_dict())
+    replay = ref.act(make_obs(2)).replay
+    torch.testing.assert_close(single.evaluate(replay).log_probs, ref.evaluate(replay).log_probs)
 
 
 def test_noise_level_zero_is_the_deterministic_integrator() -> None:
@@ -110,7 +134,7 @@ def test_noise_level_zero_is_the_deterministic_integrator() -> None:
 def test_actions_are_unnormalized_valid_dims_of_executed_steps() -> None:
     policy = _policy()
     out = policy.act(make_obs(2), deterministic=True)
-    norm = out.replay["chain"][:, -1, :5, :7].clamp(-1, 1).double().numpy()
+    norm = out.replay["chain"][:, -1, :5, :7].double().numpy()  # no clipping before un-normalizing (official)
     stats = libero_entry()["statistics"]["action"]
     lo = np.concatenate([stats[k]["min"] for k in ("action.x", "action.rot", "action.gripper")])
     hi = np.concatenate([stats[k]["max"] for k in ("action.x", "action.rot", "action.gripper")])
@@ -171,7 +195,7 @@ def test_action_dim_larger_than_model_max() -> None:
     entry = libero_entry()
     entry["modalities"]["action"]["action.x"] = {"shape": [20]}
     entry["statistics"]["action"]["action.x"] = {"min": [-1.0] * 20, "max": [1.0] * 20}
-    with pytest.raises(ConfigError, match="max_action_dim is 16"):
+    with pytest.raises(ConfigError, match="action_dim is 16"):
         build_policy(tiny_config(embodiments={"libero_franka": entry}), use_hooks=False)
     with pytest.raises(ConfigError, match="env's action has 6 dims"):
         build_policy(tiny_config(), action_spec=ActionSpec.box(6), use_hooks=False)

@@ -44,8 +44,11 @@ def test_official_checkpoint_loads_into_native_model(h, official_ckpt, tiny_l1_p
             assert torch.equal(p.model.state_dict()[name], t), name
     out = ref.act(h.make_obs(2))
     assert torch.allclose(p.evaluate(out.replay).log_probs, ref.evaluate(out.replay).log_probs, atol=1e-5)
-    det = p.act(h.make_obs(2), deterministic=True).actions
-    assert ((det[..., :6] >= -0.9) & (det[..., :6] <= 0.95)).all()  # inside q01/q99 of that entry
+    det = p.act(h.make_obs(2), deterministic=True)
+    st = h.STATS["libero_spatial_no_noops"]["action"]
+    lo, hi = torch.tensor(st["q01"][:6]), torch.tensor(st["q99"][:6])
+    norm = det.replay["action_samples"]  # the L1 head's output, un-normalized without clamping (official)
+    assert torch.allclose(det.actions[..., :6], 0.5 * (norm[..., :6] + 1) * (hi - lo + 1e-8) + lo, atol=1e-6)
 
 
 def test_unnormalization_uses_selected_statistics(h, official_ckpt):
@@ -59,6 +62,19 @@ def test_unnormalization_uses_selected_statistics(h, official_ckpt):
     assert got[6].item() == 0.5  # masked dim passes through
     prop = p.normalizer.normalize_proprio(torch.tensor([[0.5] * 8]))
     assert torch.allclose(prop, torch.full((1, 8), 0.5))  # q01=-1, q99=1
+
+
+@pytest.mark.parametrize("clip", [False, True])
+def test_no_clamp_before_unnormalizing_unless_clip_option(h, official_ckpt, clip):
+    p = h.build(checkpoint=str(official_ckpt), unnorm_key="libero_spatial_no_noops", clip_normalized_actions=clip)
+    a = torch.tensor([[1.5, -1.25, 0.0, 0.0, 0.0, 0.0, 1.5]])  # an L1 head may leave [-1, 1]
+    got = p._to_env_units(a)[0]
+    x = a[0].clamp(-1, 1) if clip else a[0]
+    st = h.STATS["libero_spatial_no_noops"]["action"]
+    for i in range(6):
+        want = 0.5 * (x[i] + 1) * (st["q99"][i] - st["q01"][i] + 1e-8) + st["q01"][i]
+        assert abs(got[i].item() - want.item()) < 1e-6
+    assert got[6].item() == x[6].item()  # the masked (gripper) dim passes through; official: unclipped
 
 
 def test_unknown_or_missing_unnorm_key_lists_present_keys(h, official_ckpt):

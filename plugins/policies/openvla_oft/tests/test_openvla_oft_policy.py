@@ -55,15 +55,23 @@ def test_discrete_tokens_map_to_official_bin_centers(h):
 
 
 @pytest.mark.slow
-def test_greedy_picks_argmax_and_sampling_varies(h):
+def test_greedy_is_full_vocab_argmax_and_sampling_varies(h):
     p = h.build()
     obs = h.make_obs(2)
     a = p.act(obs, deterministic=True)
     b = p.act(obs, deterministic=True)
     assert torch.equal(a.actions, b.actions)
     hidden = p._hidden(p._prepare(obs))
-    logits = p.model.action_logits(hidden)
-    assert torch.equal(a.replay["action_tokens"], logits.argmax(-1))
+    full = torch.nn.functional.linear(hidden, p.model.language_model.lm_head.weight).argmax(-1)  # every id
+    vocab = p.model.vocab_size
+    official_bins = (vocab - full - 1).clamp(0, 254)  # OpenVLA's decoding of any token id
+    got_bins = (255 - a.replay["action_tokens"]).clamp(0, 254).reshape(2, -1)
+    assert torch.equal(got_bins, official_bins)
+    assert (full < vocab - 256).any()  # random init: some argmaxes are no action token, decoded as official
+    ev = p.evaluate(a.replay)
+    assert torch.allclose(ev.log_probs, a.log_probs, atol=1e-5) and torch.isfinite(a.log_probs).all()
+    restricted = h.build(greedy_vocab="action").act(obs, deterministic=True)
+    assert torch.equal(restricted.replay["action_tokens"], p.model.action_logits(hidden).argmax(-1))
     torch.manual_seed(0)
     s1 = p.act(obs).replay["action_tokens"]
     s2 = p.act(obs).replay["action_tokens"]
@@ -89,14 +97,31 @@ def test_batch_rows_are_independent_of_padding(h):
         assert torch.allclose(single.log_probs, out.log_probs[i : i + 1], atol=1e-4)
 
 
-def test_action_positions_attend_bidirectionally(h):
+def test_attention_modes(h):
+    p = h.build()
+    assert p.model.attention == "full_bidirectional"  # the official model's
+    inp = p._prepare(h.make_obs(1))
+    pixels = p._pixels(inp["images"])
+
+    def hidden(mode):
+        p.model.attention = mode
+        return p.model.run_llm(pixels, inp["text_ids"], inp["text_mask"], inp["proprio"]).hidden
+
+    full, act_bi, causal = hidden("full_bidirectional"), hidden("action_bidirectional"), hidden("causal")
+    n = p.model.num_action_positions
+    assert not torch.allclose(full[:, 0], causal[:, 0], atol=1e-5)  # full: BOS already sees the whole sequence
+    assert torch.allclose(act_bi[:, : -n - 1], causal[:, : -n - 1], atol=1e-5)  # causal prefix in both
+    assert not torch.allclose(act_bi[:, -n - 1], causal[:, -n - 1], atol=1e-5)  # 1st action sees the others
+
+
+def test_head_slice_starts_one_before_the_action_positions(h):
     p = h.build()
     inp = p._prepare(h.make_obs(1))
-    h = p._hidden(inp)
-    # causal decoding of the same positions gives different hidden states at earlier action positions
-    p.model.attention = "causal"
-    h_causal = p._hidden(inp)
-    assert not torch.allclose(h[:, 0], h_causal[:, 0], atol=1e-5)
+    r = p.model.run_llm(p._pixels(inp["images"]), inp["text_ids"], inp["text_mask"], inp["proprio"])
+    n = p.model.num_action_positions
+    s = r.hidden.shape[1]  # ... "▁" (s-n-2), n action positions (s-n-1 .. s-2), stop (s-1)
+    assert (r.head_slice.start, r.head_slice.stop) == (s - n - 2, s - 2)
+    assert torch.equal(p._hidden(inp), r.hidden[:, s - n - 2 : s - 2])
 
 
 @pytest.mark.slow

@@ -1,14 +1,15 @@
-"""Image preprocessing against hand-computed values (and PIL's bicubic for the resize difference)."""
+"""Image preprocessing against hand-computed values (the official TF functions: test_openvla_oft_tf_image.py)."""
 
 from __future__ import annotations
 
 import math
 
 import numpy as np
+import pytest
 import torch
 
 from vlarl_openvla_oft.arch import IMAGENET_MEAN, IMAGENET_STD, SIGLIP_MEAN, SIGLIP_STD
-from vlarl_openvla_oft.preprocess import center_crop_resize, preprocess, resize
+from vlarl_openvla_oft.preprocess import bicubic_resize, center_crop_resize, preprocess, resize
 from vlarl_openvla_oft.tokenizer import ByteTokenizer, format_prompt
 
 MS = [(IMAGENET_MEAN, IMAGENET_STD), (SIGLIP_MEAN, SIGLIP_STD)]
@@ -29,20 +30,21 @@ def test_normalization_per_backbone_by_hand():
         assert torch.allclose(out[0, 0, c], torch.full((4, 4), w), atol=1e-6), c
 
 
-def test_resize_is_identity_at_target_size_and_keeps_constants():
+@pytest.mark.parametrize("method", ["jpeg_lanczos", "lanczos", "bicubic"])
+def test_resize_is_identity_at_target_size_and_keeps_constants(method):
     img = torch.randint(0, 256, (2, 3, 224, 224), dtype=torch.uint8)
-    assert torch.equal(resize(img, 224), img)
-    const = torch.full((1, 3, 256, 256), 77, dtype=torch.uint8)
-    assert torch.equal(resize(const, 224), torch.full((1, 3, 224, 224), 77, dtype=torch.uint8))
+    assert torch.equal(resize(img, 224, method), img)  # official: no JPEG, no resampling at the model size
+    const = torch.full((1, 3, 256, 192), 77, dtype=torch.uint8)
+    assert torch.equal(resize(const, 224, method), torch.full((1, 3, 224, 224), 77, dtype=torch.uint8))
 
 
-def test_resize_close_to_pil_bicubic():
+def test_bicubic_option_close_to_pil_bicubic():
     from PIL import Image
 
     y, x = np.mgrid[0:256, 0:256]
     arr = np.stack([(x + y) / 2, x, 255 - y], -1).astype(np.uint8)  # smooth ramps
     pil = np.asarray(Image.fromarray(arr).resize((224, 224), Image.BICUBIC)).astype(int)
-    ours = resize(torch.from_numpy(arr).permute(2, 0, 1)[None], 224)[0].permute(1, 2, 0).numpy().astype(int)
+    ours = bicubic_resize(torch.from_numpy(arr).permute(2, 0, 1)[None], 224)[0].permute(1, 2, 0).numpy().astype(int)
     assert np.abs(pil - ours)[4:-4, 4:-4].max() <= 2  # kernels differ slightly (see README)
 
 

@@ -58,34 +58,38 @@ class MultiEmbodimentActionEncoder(nn.Module):
         return self.W3(x, cat_ids)
 
 
+def timestep_bucket(k: torch.Tensor, num_steps: int, num_buckets: int) -> torch.Tensor:
+    """Discrete timestep of Euler step k: ``int(k / float(K) * num_buckets)`` in float64, as upstream get_action."""
+    return (k.to(torch.float64) / float(num_steps) * num_buckets).to(torch.long)
+
+
 class FlowMatchingActionHead(nn.Module):
     def __init__(self, cfg: dict[str, Any]) -> None:
         super().__init__()
         self.cfg = cfg
         hidden, emb = cfg["hidden_size"], cfg["input_embedding_dim"]
-        n_emb = cfg.get("max_num_embodiments", 32)
+        n_emb = cfg["max_num_embodiments"]
         self.action_horizon = cfg["action_horizon"]
-        self.action_dim = cfg.get("max_action_dim", cfg["action_dim"])
+        self.action_dim = cfg["action_dim"]  # upstream's head works at action_dim (max_action_dim only pads data)
         self.max_state_dim = cfg["max_state_dim"]
-        self.num_timestep_buckets = cfg.get("num_timestep_buckets", 1000)
+        self.num_timestep_buckets = cfg["num_timestep_buckets"]
         self.model = DiT(cfg["diffusion_model_cfg"])
         self.state_encoder = CategorySpecificMLP(n_emb, self.max_state_dim, hidden, emb)
         self.action_encoder = MultiEmbodimentActionEncoder(cfg["action_dim"], emb, n_emb)
         self.action_decoder = CategorySpecificMLP(n_emb, hidden, hidden, cfg["action_dim"])
-        self.future_tokens = nn.Embedding(cfg.get("num_target_vision_tokens", 32), emb)
-        use_vlln = cfg.get("use_vlln", True)
+        self.future_tokens = nn.Embedding(cfg["num_target_vision_tokens"], emb)
+        use_vlln = cfg["use_vlln"]
         self.vlln: nn.Module = nn.LayerNorm(cfg["backbone_embedding_dim"]) if use_vlln else nn.Identity()
         self.vl_self_attention: nn.Module | None = (
             SelfAttentionTransformer(cfg["vl_self_attention_cfg"]) if use_vlln else None
         )
-        self.position_embedding = (
-            nn.Embedding(cfg.get("max_seq_len", 1024), emb) if cfg.get("add_pos_embed", True) else None
-        )
+        self.position_embedding = nn.Embedding(cfg["max_seq_len"], emb) if cfg["add_pos_embed"] else None
         nn.init.normal_(self.future_tokens.weight, std=0.02)
         if self.position_embedding is not None:
             nn.init.normal_(self.position_embedding.weight, std=0.02)
 
-    def encode_context(self, vl_tokens: torch.Tensor, vl_mask: torch.Tensor) -> torch.Tensor:
+    def encode_context(self, vl_tokens: torch.Tensor, vl_mask: torch.Tensor | None = None) -> torch.Tensor:
+        """vlln then vl_self_attention (process_backbone_output); upstream passes no mask."""
         x = self.vlln(vl_tokens)
         if self.vl_self_attention is not None:
             x = self.vl_self_attention(x, vl_mask)
@@ -101,14 +105,13 @@ class FlowMatchingActionHead(nn.Module):
         k: torch.Tensor,
         num_steps: int,
         context: torch.Tensor,
-        context_mask: torch.Tensor,
+        context_mask: torch.Tensor | None,
         state_features: torch.Tensor,
         cat_ids: torch.Tensor,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Velocity [B, H, A] at step indices k [B] (t = k/K; 0 = noise, 1 = action) and the DiT action-token features."""
         b = x.shape[0]
-        # Upstream buckets t as int(t * 1000); integer floor of k*1000/K gives the same ids without float error.
-        t_disc = (k.to(torch.long) * self.num_timestep_buckets) // num_steps
+        t_disc = timestep_bucket(k, num_steps, self.num_timestep_buckets)
         a = self.action_encoder(x, t_disc, cat_ids)
         if self.position_embedding is not None:
             a = a + self.position_embedding.weight[: a.shape[1]].unsqueeze(0)

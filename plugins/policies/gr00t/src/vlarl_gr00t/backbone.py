@@ -47,29 +47,38 @@ class _LanguageModel(nn.Module):
 class EagleModel(nn.Module):
     def __init__(self, eagle_cfg: dict[str, Any], select_layer: int) -> None:
         super().__init__()
-        vcfg = SiglipVisionConfig(**eagle_cfg["vision_config"])
+        vcfg = SiglipVisionConfig(**{k: v for k, v in eagle_cfg["vision_config"].items() if not k.startswith("_")})
+        vcfg.vision_use_head = False  # the pooling head is never read (official checkpoints carry it unused)
         vcfg._attn_implementation = "sdpa"
-        tcfg_raw = dict(eagle_cfg["text_config"])
-        arch = (tcfg_raw.pop("architectures", None) or ["Qwen3ForCausalLM"])[0]
-        if arch not in _TEXT_MODELS:
-            raise ConfigError(f"Unsupported Eagle text model '{arch}'.", f"Use one of: {', '.join(_TEXT_MODELS)}.")
-        config_cls, model_cls = _TEXT_MODELS[arch]
-        if select_layer < 1 or select_layer > tcfg_raw.get("num_hidden_layers", select_layer):
+        tcfg_raw = {k: v for k, v in eagle_cfg["text_config"].items() if not k.startswith("_")}
+        archs = tcfg_raw.pop("architectures", None)
+        if not archs or archs[0] not in _TEXT_MODELS:
             raise ConfigError(
-                f"backbone_cfg.select_layer={select_layer} is outside 1..{tcfg_raw.get('num_hidden_layers')}.",
+                f"eagle_cfg.text_config.architectures={archs} is not supported.",
+                f"Use one of: {', '.join(_TEXT_MODELS)}.",
+            )
+        config_cls, model_cls = _TEXT_MODELS[archs[0]]
+        n_layers = int(tcfg_raw.get("num_hidden_layers", config_cls().num_hidden_layers))
+        if not 0 <= select_layer <= n_layers:
+            raise ConfigError(
+                f"backbone_cfg.select_layer={select_layer} is outside 0..{n_layers} (the LLM's layers); "
+                "the official backbone reads hidden_states[select_layer] and fails there.",
                 "Set select_layer to the number of language-model layers to keep (12 in GR00T-N1.5-3B).",
             )
-        # Only the first select_layer decoder layers are ever used: build just those.
+        # Upstream pops every layer above select_layer and reads hidden_states[select_layer], which is then the
+        # final-norm output of the kept layers: build just those.
         tcfg_raw["num_hidden_layers"] = select_layer
         tcfg = config_cls(**tcfg_raw)
         tcfg._attn_implementation = "sdpa"
         self.vision_model = SiglipVisionModel(vcfg)
         self.language_model = _LanguageModel(model_cls(tcfg))
-        self.use_pixel_shuffle = bool(eagle_cfg.get("use_pixel_shuffle", False))
-        self.downsample_ratio = float(eagle_cfg.get("downsample_ratio", 0.5))
+        self.use_pixel_shuffle = bool(eagle_cfg["use_pixel_shuffle"])
+        self.downsample_ratio = float(eagle_cfg["downsample_ratio"])
+        self.vision_select_layer = int(eagle_cfg["select_layer"])
         self.image_token_index = int(eagle_cfg["image_token_index"])
-        self.image_size = vcfg.image_size
-        grid = vcfg.image_size // vcfg.patch_size
+        # Eagle2_5_VLForConditionalGeneration: force_image_size or the vision tower's size.
+        self.image_size = int(eagle_cfg.get("force_image_size") or vcfg.image_size)
+        grid = self.image_size // vcfg.patch_size
         vit, llm = vcfg.hidden_size, tcfg.hidden_size
         if self.use_pixel_shuffle:
             self.num_image_token = int(grid * grid * self.downsample_ratio**2)
@@ -77,7 +86,7 @@ class EagleModel(nn.Module):
         else:
             self.num_image_token = grid * grid
             in_dim = vit
-        layers = eagle_cfg.get("mlp_connector_layers", 1)
+        layers = eagle_cfg["mlp_connector_layers"]
         if layers == 2:
             self.mlp1 = nn.Sequential(nn.LayerNorm(in_dim), nn.Linear(in_dim, llm), nn.GELU(), nn.Linear(llm, llm))
         elif layers == 1:
@@ -88,7 +97,11 @@ class EagleModel(nn.Module):
 
     def image_features(self, pixel_values: torch.Tensor) -> torch.Tensor:
         """pixel_values [B, 3, S, S] in [-1, 1] -> [B, num_image_token, llm_hidden]."""
-        vit = self.vision_model(pixel_values=pixel_values).last_hidden_state
+        if self.vision_select_layer == -1:  # modeling_eagle2_5_vl.py extract_feature
+            vit = self.vision_model(pixel_values=pixel_values).last_hidden_state
+        else:
+            out = self.vision_model(pixel_values=pixel_values, output_hidden_states=True)
+            vit = out.hidden_states[self.vision_select_layer]
         if self.use_pixel_shuffle:
             side = int(vit.shape[1] ** 0.5)
             vit = pixel_shuffle(vit.reshape(vit.shape[0], side, side, -1), self.downsample_ratio)
@@ -113,10 +126,13 @@ class EagleModel(nn.Module):
 class EagleBackbone(nn.Module):
     def __init__(self, backbone_cfg: dict[str, Any], eagle_cfg: dict[str, Any]) -> None:
         super().__init__()
-        self.eagle_model = EagleModel(eagle_cfg, int(backbone_cfg.get("select_layer", 12)))
-        project = backbone_cfg.get("project_to_dim")
-        self.eagle_linear: nn.Module = nn.Linear(self.eagle_model.hidden_size, project) if project else nn.Identity()
-        self.out_dim = project or self.eagle_model.hidden_size
+        self.eagle_model = EagleModel(eagle_cfg, int(backbone_cfg["select_layer"]))
+        project = backbone_cfg["project_to_dim"]  # official default 1536; the released N1.5 config sets null
+        # Upstream hard-codes Linear(2048, project_to_dim) (= the N1.5 LLM width); this uses the LLM's width.
+        self.eagle_linear: nn.Module = (
+            nn.Linear(self.eagle_model.hidden_size, project) if project is not None else nn.Identity()
+        )
+        self.out_dim = project if project is not None else self.eagle_model.hidden_size
 
     def forward(
         self, pixel_values: torch.Tensor, input_ids: torch.Tensor, attention_mask: torch.Tensor

@@ -15,6 +15,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from vlarl.errors import ConfigError
+
 
 def timestep_sincos(timesteps: torch.Tensor, dim: int = 256) -> torch.Tensor:
     """diffusers ``Timesteps(dim, flip_sin_to_cos=True, downscale_freq_shift=1)``: [cos | sin]."""
@@ -86,22 +88,37 @@ class Attention(nn.Module):
         return self.to_out[1](self.to_out[0](out))
 
 
+# diffusers FeedForward activation_fn -> torch gelu "approximate" argument (the ones GR00T configs use).
+ACTIVATIONS = {"gelu-approximate": "tanh", "gelu": "none"}
+
+
 class GELUProj(nn.Module):
-    def __init__(self, dim: int, inner: int) -> None:
+    def __init__(self, dim: int, inner: int, approximate: str = "tanh") -> None:
         super().__init__()
         self.proj = nn.Linear(dim, inner)
+        self.approximate = approximate
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.gelu(self.proj(x), approximate="tanh")
+        return F.gelu(self.proj(x), approximate=self.approximate)
 
 
 class FeedForward(nn.Module):
-    """diffusers ``FeedForward(activation_fn="gelu-approximate")``: net.0.proj, net.1 dropout, net.2, net.3 dropout."""
+    """diffusers ``FeedForward`` (gelu / gelu-approximate): net.0.proj, net.1 dropout, net.2, net.3 dropout."""
 
-    def __init__(self, dim: int, dropout: float, final_dropout: bool, mult: int = 4) -> None:
+    def __init__(
+        self, dim: int, dropout: float, final_dropout: bool, activation_fn: str = "gelu-approximate", mult: int = 4
+    ) -> None:
         super().__init__()
+        if activation_fn not in ACTIVATIONS:
+            raise ConfigError(
+                f"activation_fn={activation_fn!r} is not supported.", f"Use one of: {', '.join(ACTIVATIONS)}."
+            )
         inner = dim * mult
-        layers: list[nn.Module] = [GELUProj(dim, inner), nn.Dropout(dropout), nn.Linear(inner, dim)]
+        layers: list[nn.Module] = [
+            GELUProj(dim, inner, ACTIVATIONS[activation_fn]),
+            nn.Dropout(dropout),
+            nn.Linear(inner, dim),
+        ]
         if final_dropout:
             layers.append(nn.Dropout(dropout))
         self.net = nn.ModuleList(layers)
@@ -131,6 +148,8 @@ class SinusoidalPositionalEmbedding(nn.Module):
 
 
 class BasicTransformerBlock(nn.Module):
+    """cross_attention_dit.BasicTransformerBlock: (Ada)LayerNorm -> attention -> residual -> LayerNorm -> FF."""
+
     def __init__(
         self,
         dim: int,
@@ -138,25 +157,27 @@ class BasicTransformerBlock(nn.Module):
         head_dim: int,
         dropout: float,
         cross_dim: int | None,
-        ada_norm: bool,
+        norm_type: str,
         affine: bool,
         final_dropout: bool,
         positional_embeddings: str | None,
         max_positions: int,
-        attention_bias: bool = True,
+        attention_bias: bool,
+        activation_fn: str = "gelu-approximate",
         eps: float = 1e-5,
     ) -> None:
         super().__init__()
-        self.ada_norm = ada_norm
+        self.ada_norm = norm_type == "ada_norm"
         self.pos_embed = (
             SinusoidalPositionalEmbedding(dim, max_positions) if positional_embeddings == "sinusoidal" else None
         )
+        # Upstream builds AdaLayerNorm(dim) with its own eps (1e-5) and every other norm type as a LayerNorm.
         self.norm1: nn.Module = (
-            AdaLayerNorm(dim, eps) if ada_norm else nn.LayerNorm(dim, eps, elementwise_affine=affine)
+            AdaLayerNorm(dim) if self.ada_norm else nn.LayerNorm(dim, eps, elementwise_affine=affine)
         )
         self.attn1 = Attention(dim, heads, head_dim, dropout, attention_bias, cross_dim)
         self.norm3 = nn.LayerNorm(dim, eps, elementwise_affine=affine)
-        self.ff = FeedForward(dim, dropout, final_dropout)
+        self.ff = FeedForward(dim, dropout, final_dropout, activation_fn)
         self.final_dropout = nn.Dropout(dropout) if final_dropout else None
 
     def forward(
@@ -183,7 +204,7 @@ class DiT(nn.Module):
         super().__init__()
         heads, head_dim = cfg["num_attention_heads"], cfg["attention_head_dim"]
         self.inner_dim = heads * head_dim
-        self.interleave = bool(cfg.get("interleave_self_attention", False))
+        self.interleave = bool(cfg["interleave_self_attention"])
         self.timestep_encoder = TimestepEncoder(self.inner_dim)
         blocks = []
         for idx in range(cfg["num_layers"]):
@@ -193,14 +214,16 @@ class DiT(nn.Module):
                     self.inner_dim,
                     heads,
                     head_dim,
-                    cfg.get("dropout", 0.1),
-                    None if self_only else cfg.get("cross_attention_dim"),
-                    ada_norm=cfg.get("norm_type", "ada_norm") == "ada_norm",
-                    affine=cfg.get("norm_elementwise_affine", False),
-                    final_dropout=cfg.get("final_dropout", True),
-                    positional_embeddings=cfg.get("positional_embeddings"),
-                    max_positions=cfg.get("max_num_positional_embeddings", 512),
-                    attention_bias=cfg.get("attention_bias", True),
+                    cfg["dropout"],
+                    None if self_only else cfg["cross_attention_dim"],
+                    norm_type=cfg["norm_type"],
+                    affine=cfg["norm_elementwise_affine"],
+                    final_dropout=cfg["final_dropout"],
+                    positional_embeddings=cfg["positional_embeddings"],
+                    max_positions=cfg["max_num_positional_embeddings"],
+                    attention_bias=cfg["attention_bias"],
+                    activation_fn=cfg["activation_fn"],
+                    eps=cfg["norm_eps"],
                 )
             )
         self.transformer_blocks = nn.ModuleList(blocks)
@@ -214,7 +237,7 @@ class DiT(nn.Module):
         temb = self.timestep_encoder(timestep)
         for idx, block in enumerate(self.transformer_blocks):
             self_only = self.interleave and idx % 2 == 1
-            # Upstream passes no encoder mask to the DiT; we mask padded VL tokens, which only differs on padding.
+            # Upstream passes no encoder mask (context_mask None); a mask is vlarl's vl_padding_mask option.
             x = block(x, None if self_only else context, None if self_only else context_mask, temb)
         shift, scale = self.proj_out_1(F.silu(temb)).chunk(2, dim=1)
         x = self.norm_out(x) * (1 + scale[:, None]) + shift[:, None]
@@ -234,20 +257,22 @@ class SelfAttentionTransformer(nn.Module):
                     dim,
                     heads,
                     head_dim,
-                    cfg.get("dropout", 0.1),
+                    cfg["dropout"],
                     None,
-                    ada_norm=False,
+                    norm_type="layer_norm",  # BasicTransformerBlock's defaults: SelfAttentionTransformer passes none
                     affine=True,
-                    final_dropout=cfg.get("final_dropout", True),
-                    positional_embeddings=cfg.get("positional_embeddings"),
-                    max_positions=cfg.get("max_num_positional_embeddings", 512),
-                    attention_bias=cfg.get("attention_bias", True),
+                    final_dropout=cfg["final_dropout"],
+                    positional_embeddings=cfg["positional_embeddings"],
+                    max_positions=cfg["max_num_positional_embeddings"],
+                    attention_bias=cfg["attention_bias"],
+                    activation_fn=cfg["activation_fn"],
                 )
                 for _ in range(cfg["num_layers"])
             ]
         )
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        """Upstream takes no mask (padded tokens take part); ``mask`` [B, S] is vlarl's vl_padding_mask option."""
         for block in self.transformer_blocks:
             x = block(x, None, mask)
         return x

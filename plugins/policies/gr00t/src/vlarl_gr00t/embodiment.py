@@ -17,17 +17,33 @@ from typing import Any
 import numpy as np
 
 from vlarl.errors import ConfigError
+from vlarl_gr00t import normalization
 
-# Projector slots of the released N1.5 checkpoints (upstream EMBODIMENT_TAG_MAPPING; "franka" as in RLinf's LIBERO fork).
-KNOWN_EMBODIMENT_IDS: dict[str, int] = {
+# Embodiment tag -> projector slot: EMBODIMENT_TAG_MAPPING of gr00t/data/embodiment_tags.py @ 4af2b622, exactly.
+OFFICIAL_EMBODIMENT_IDS: dict[str, int] = {
     "new_embodiment": 31,
-    "gr1": 24,
     "oxe_droid": 17,
     "agibot_genie1": 26,
-    "franka": 25,
+    "gr1": 24,
 }
 
-NORM_MODES = ("min_max", "q99", "mean_std", "identity")
+# The seeds' framework (RLinf @ a3816b59, rlinf/models/embodiment/gr00t/embodiment_tags.py) patches that table
+# for its own checkpoints; note it moves new_embodiment to 10. Chosen with embodiment_table: rlinf.
+RLINF_EMBODIMENT_IDS: dict[str, int] = {
+    "libero_panda": 2,
+    "robocasa_panda_omron": 13,
+    "libero_franka": 31,
+    "oxe_droid": 17,
+    "agibot_genie1": 26,
+    "gr1": 24,
+    "maniskill_widowx": 30,
+    "isaaclab_franka": 31,
+    "new_embodiment": 10,
+}
+
+EMBODIMENT_TABLES: dict[str, dict[str, int]] = {"official": OFFICIAL_EMBODIMENT_IDS, "rlinf": RLINF_EMBODIMENT_IDS}
+
+NORM_MODES = normalization.MODES
 
 
 @dataclass
@@ -36,25 +52,11 @@ class KeyStats:
     mode: str = "min_max"
     stats: dict[str, np.ndarray] = field(default_factory=dict)
 
-    def _bounds(self) -> tuple[np.ndarray, np.ndarray]:
-        lo_key, hi_key = ("q01", "q99") if self.mode == "q99" else ("min", "max")
-        return self.stats[lo_key], self.stats[hi_key]
-
     def normalize(self, x: np.ndarray) -> np.ndarray:
-        if self.mode == "identity":
-            return x
-        if self.mode == "mean_std":
-            return (x - self.stats["mean"]) / np.maximum(self.stats["std"], 1e-8)
-        lo, hi = self._bounds()
-        return np.clip(2.0 * (x - lo) / np.maximum(hi - lo, 1e-8) - 1.0, -1.0, 1.0)
+        return normalization.normalize(x, self.mode, self.stats)
 
     def unnormalize(self, x: np.ndarray) -> np.ndarray:
-        if self.mode == "identity":
-            return x
-        if self.mode == "mean_std":
-            return x * self.stats["std"] + self.stats["mean"]
-        lo, hi = self._bounds()
-        return (np.clip(x, -1.0, 1.0) + 1.0) / 2.0 * (hi - lo) + lo
+        return normalization.unnormalize(x, self.mode, self.stats)
 
 
 @dataclass
@@ -104,31 +106,47 @@ def _keys(entry: dict[str, Any], modality: str, modes: dict[str, str], tag: str)
     stats = entry.get("statistics", {}).get(modality, {})
     out: dict[str, KeyStats] = {}
     for key in mods or stats:
-        key_stats = {k: np.asarray(v, dtype=np.float64) for k, v in (stats.get(key) or {}).items()}
-        mode = modes.get(key, modes.get("*", "min_max"))
+        key_stats = normalization.as_stats(stats.get(key) or {})
+        mode = next((modes[k] for k in (f"{modality}.{key}", key, f"{modality}.*", "*") if k in modes), "min_max")
+        where = f"{tag}.{modality}.{key}"
         if mode not in NORM_MODES:
             raise ConfigError(
-                f"Normalization '{mode}' for {tag}.{modality}.{key} is unknown.",
-                f"Use one of: {', '.join(NORM_MODES)}.",
+                f"Normalization '{mode}' for {where} is unknown.", f"Use one of: {', '.join(NORM_MODES)}."
             )
-        need = {"min_max": ("min", "max"), "q99": ("q01", "q99"), "mean_std": ("mean", "std"), "identity": ()}[mode]
-        missing = [n for n in need if n not in key_stats]
+        info = mods.get(key) if isinstance(mods.get(key), dict) else {}
+        if info.get("continuous") is False and mode != "binary":
+            raise ConfigError(
+                f"metadata.json marks {where} as not continuous; the official transform then allows only 'binary' "
+                f"normalization, not '{mode}'.",
+                f"Set policy.normalization.{key}: binary.",
+            )
+        missing = [n for n in normalization.NEEDS[mode] if n not in key_stats]
         if missing:
             raise ConfigError(
                 f"metadata.json: {tag}.statistics.{modality}.{key} lacks {missing} needed for '{mode}' normalization.",
                 "Regenerate metadata.json with the dataset statistics, or choose another normalization mode.",
             )
-        out[key] = KeyStats(_width(mods.get(key), stats.get(key), f"{tag}.{modality}.{key}"), mode, key_stats)
+        out[key] = KeyStats(_width(mods.get(key), stats.get(key), where), mode, key_stats)
     return out
 
 
 def parse_entry(
-    tag: str, entry: dict[str, Any], embodiment_id: int | None = None, norm_modes: dict[str, str] | None = None
+    tag: str,
+    entry: dict[str, Any],
+    embodiment_id: int | None = None,
+    norm_modes: dict[str, str] | None = None,
+    table: str = "official",
 ) -> Embodiment:
-    """One metadata.json entry (or a user-given dict of the same shape) -> Embodiment."""
-    eid = entry.get("embodiment_id", embodiment_id)
+    """One metadata.json entry (or a user-given dict of the same shape) -> Embodiment.
+
+    The projector slot is, in order: ``embodiment_id`` (policy.embodiment_ids), the entry's own
+    ``embodiment_id`` (vlarl's extension; official metadata has none), the tag's slot in ``table``.
+    """
+    if table not in EMBODIMENT_TABLES:
+        raise ConfigError(f"Unknown embodiment_table '{table}'.", f"Use one of: {', '.join(EMBODIMENT_TABLES)}.")
+    eid = embodiment_id if embodiment_id is not None else entry.get("embodiment_id")
     if eid is None:
-        eid = KNOWN_EMBODIMENT_IDS.get(tag)
+        eid = EMBODIMENT_TABLES[table].get(tag)
     if eid is None:
         raise ConfigError(
             f"Embodiment '{tag}' has no embodiment id (projector slot).",
@@ -167,6 +185,7 @@ def resolve(
     sources: dict[str, dict[str, Any]],
     ids: dict[str, int] | None = None,
     norm_modes: dict[str, str] | None = None,
+    table: str = "official",
 ) -> Embodiment:
     """Pick ``tag`` from metadata/config/hook entries, with a clear error that lists what is present."""
     if tag not in sources:
@@ -176,4 +195,4 @@ def resolve(
             "Set policy.embodiment_tag to one of the present tags, or add the embodiment under policy.embodiments "
             "(modalities + statistics) or through the vlarl_gr00t_embodiments hook.",
         )
-    return parse_entry(tag, sources[tag], (ids or {}).get(tag), norm_modes)
+    return parse_entry(tag, sources[tag], (ids or {}).get(tag), norm_modes, table)

@@ -1,9 +1,10 @@
 """Architecture config of GR00T N1.5, in the layout of the official ``config.json``.
 
-The official file nests ``backbone_cfg`` and ``action_head_cfg``; the Eagle 2.5
-vision/text sub-configs are not in it (upstream reads them from the vendored
-Eagle directory), so we keep them under ``eagle_cfg`` and fall back to the
-N1.5 values when a checkpoint lacks them.
+The official file nests ``backbone_cfg`` and ``action_head_cfg``; keys it leaves out take the official
+constructors' defaults (:mod:`vlarl_gr00t.official_defaults`), as ``GR00T_N1_5(config)`` would. The Eagle 2.5
+vision/text sub-configs are not in official files (upstream always reads the vendored
+``eagle2_hg_model/config.json``): a checkpoint may carry them under a top-level ``eagle_cfg``, which is
+honoured (missing keys take ``Eagle2_5_VLConfig``'s defaults); without one the vendored N1.5 values are used.
 """
 
 from __future__ import annotations
@@ -14,150 +15,64 @@ from pathlib import Path
 from typing import Any
 
 from vlarl.errors import ConfigError
+from vlarl_gr00t import official_defaults as od
+from vlarl_gr00t.presets import PRESETS
 
-# Eagle 2.5 inside N1.5: SigLIP-400M-shaped vision tower + Qwen3-1.7B text model.
-_EAGLE_3B: dict[str, Any] = {
-    "vision_config": {
-        "hidden_size": 1152,
-        "intermediate_size": 4304,
-        "num_hidden_layers": 27,
-        "num_attention_heads": 16,
-        "image_size": 224,
-        "patch_size": 14,
-        "hidden_act": "gelu_pytorch_tanh",
-        "layer_norm_eps": 1e-6,
-        "vision_use_head": False,
-    },
-    "text_config": {
-        "architectures": ["Qwen3ForCausalLM"],
-        "vocab_size": 151680,
-        "hidden_size": 2048,
-        "intermediate_size": 6144,
-        "num_hidden_layers": 28,
-        "num_attention_heads": 16,
-        "num_key_value_heads": 8,
-        "head_dim": 128,
-        "rms_norm_eps": 1e-6,
-        "rope_theta": 1000000.0,
-        "max_position_embeddings": 40960,
-        "tie_word_embeddings": True,
-    },
-    "use_pixel_shuffle": False,
-    "downsample_ratio": 0.5,
-    "mlp_connector_layers": 1,
-    "image_token_index": 151669,
-}
 
-_HEAD_3B: dict[str, Any] = {
-    "action_dim": 32,
-    "action_horizon": 16,
-    "add_pos_embed": True,
-    "backbone_embedding_dim": 2048,
-    "diffusion_model_cfg": {
-        "attention_head_dim": 48,
-        "cross_attention_dim": 2048,
-        "dropout": 0.2,
-        "final_dropout": True,
-        "interleave_self_attention": True,
-        "norm_type": "ada_norm",
-        "num_attention_heads": 32,
-        "num_layers": 16,
-        "output_dim": 1024,
-        "positional_embeddings": None,
-    },
-    "hidden_size": 1024,
-    "input_embedding_dim": 1536,
-    "max_action_dim": 32,
-    "max_state_dim": 64,
-    "max_num_embodiments": 32,
-    "max_seq_len": 1024,
-    "num_inference_timesteps": 4,
-    "num_target_vision_tokens": 32,
-    "num_timestep_buckets": 1000,
-    "use_vlln": True,
-    "vl_self_attention_cfg": {
-        "attention_head_dim": 64,
-        "dropout": 0.2,
-        "final_dropout": True,
-        "num_attention_heads": 32,
-        "num_layers": 4,
-        "positional_embeddings": None,
-    },
-}
+def _required(section: dict[str, Any], keys: tuple[str, ...], where: str) -> None:
+    missing = [k for k in keys if section.get(k) is None]
+    if missing:
+        raise ConfigError(
+            f"{where} lacks {missing}; the official GR00T N1.5 constructors have no usable default for them.",
+            "Use the config.json shipped with the checkpoint (it has every one of them).",
+        )
 
-PRESET_3B: dict[str, Any] = {
-    "architectures": ["GR00T_N1_5"],
-    "model_type": "gr00t_n1_5",
-    "action_horizon": 16,
-    "action_dim": 32,
-    "backbone_cfg": {"project_to_dim": None, "select_layer": 12, "reproject_vision": False},
-    "action_head_cfg": _HEAD_3B,
-    "eagle_cfg": _EAGLE_3B,
-}
 
-# Same architecture, sizes small enough for CPU tests; exercises the pixel-shuffle + 2-layer connector path.
-PRESET_TINY: dict[str, Any] = {
-    "architectures": ["GR00T_N1_5"],
-    "model_type": "gr00t_n1_5",
-    "action_horizon": 8,
-    "action_dim": 16,
-    "backbone_cfg": {"project_to_dim": None, "select_layer": 2, "reproject_vision": False},
-    "action_head_cfg": {
-        **copy.deepcopy(_HEAD_3B),
-        "action_dim": 16,
-        "action_horizon": 8,
-        "backbone_embedding_dim": 32,
-        "diffusion_model_cfg": {
-            **_HEAD_3B["diffusion_model_cfg"],
-            "attention_head_dim": 8,
-            "cross_attention_dim": 32,
-            "num_attention_heads": 4,
-            "num_layers": 2,
-            "output_dim": 24,
-        },
-        "hidden_size": 24,
-        "input_embedding_dim": 32,
-        "max_action_dim": 16,
-        "max_state_dim": 16,
-        "max_num_embodiments": 4,
-        "max_seq_len": 64,
-        "num_target_vision_tokens": 4,
-        "vl_self_attention_cfg": {
-            **_HEAD_3B["vl_self_attention_cfg"],
-            "attention_head_dim": 8,
-            "num_attention_heads": 4,
-            "num_layers": 1,
-        },
-    },
-    "eagle_cfg": {
-        "vision_config": {
-            **_EAGLE_3B["vision_config"],
-            "hidden_size": 16,
-            "intermediate_size": 32,
-            "num_hidden_layers": 1,
-            "num_attention_heads": 2,
-            "image_size": 28,
-            "patch_size": 7,
-        },
-        "text_config": {
-            **_EAGLE_3B["text_config"],
-            "vocab_size": 300,
-            "hidden_size": 32,
-            "intermediate_size": 64,
-            "num_hidden_layers": 3,
-            "num_attention_heads": 4,
-            "num_key_value_heads": 2,
-            "head_dim": 8,
-            "max_position_embeddings": 512,
-        },
-        "use_pixel_shuffle": True,
-        "downsample_ratio": 0.5,
-        "mlp_connector_layers": 2,
-        "image_token_index": 299,
-    },
-}
+def _eagle(raw: dict[str, Any] | None) -> dict[str, Any]:
+    eagle = copy.deepcopy(raw) if raw is not None else copy.deepcopy(od.EAGLE_VENDORED)
+    out = {**copy.deepcopy(od.EAGLE_CONFIG), **eagle}
+    vision_type = out["vision_config"].get("model_type", "siglip_vision_model")
+    if vision_type != "siglip_vision_model":
+        raise ConfigError(
+            f"eagle_cfg.vision_config.model_type={vision_type!r} is not supported.",
+            "GR00T N1.5 uses SigLIP ('siglip_vision_model').",
+        )
+    if out["image_token_index"] is None:
+        raise ConfigError("eagle_cfg has no image_token_index.", "Add the id of <IMG_CONTEXT> (151669 in N1.5).")
+    return out
 
-PRESETS: dict[str, dict[str, Any]] = {"tiny": PRESET_TINY, "3b": PRESET_3B}
+
+def resolve(raw: dict[str, Any], where: str = "config.json") -> dict[str, Any]:
+    """Fill every key the official constructors would default; raise on keys they would fail without."""
+    for key in ("backbone_cfg", "action_head_cfg"):
+        if not isinstance(raw.get(key), dict):
+            raise ConfigError(
+                f"{where} has no '{key}' section; it is not a GR00T-N1.5 config.",
+                "Use the config.json shipped with the checkpoint.",
+            )
+    cfg = copy.deepcopy(raw)
+    backbone = {**od.BACKBONE, **cfg["backbone_cfg"]}
+    if backbone["reproject_vision"]:
+        raise ConfigError(
+            f"{where}: backbone_cfg.reproject_vision is true; the official EagleBackbone asserts it is false.",
+            "Set it to false.",
+        )
+    if backbone["select_layer"] is None or backbone["select_layer"] < 0:
+        raise ConfigError(
+            f"{where}: backbone_cfg.select_layer={backbone['select_layer']}; the official EagleBackbone keeps the "
+            "first select_layer LLM layers and fails for a negative value (its default is -1).",
+            "Set select_layer to the number of LLM layers to keep (12 in GR00T-N1.5-3B).",
+        )
+    head = {**od.ACTION_HEAD, **cfg["action_head_cfg"]}
+    _required(head, od.REQUIRED["action_head_cfg"], f"{where}: action_head_cfg")
+    head["diffusion_model_cfg"] = {**od.DIT, **head["diffusion_model_cfg"]}
+    if head["use_vlln"]:
+        _required(head, ("vl_self_attention_cfg",), f"{where}: action_head_cfg (use_vlln is true)")
+        head["vl_self_attention_cfg"] = {**od.VL_SELF_ATTENTION, **head["vl_self_attention_cfg"]}
+    cfg["backbone_cfg"], cfg["action_head_cfg"] = backbone, head
+    cfg["eagle_cfg"] = _eagle(cfg.get("eagle_cfg"))
+    cfg.setdefault("compute_dtype", "float32")
+    return cfg
 
 
 def preset(name: str) -> dict[str, Any]:
@@ -165,21 +80,11 @@ def preset(name: str) -> dict[str, Any]:
         raise ConfigError(
             f"Unknown GR00T preset '{name}'.", f"Use one of: {', '.join(PRESETS)}, or set checkpoint_path."
         )
-    return copy.deepcopy(PRESETS[name])
-
-
-def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
-    out = copy.deepcopy(base)
-    for key, value in over.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = _merge(out[key], value)
-        else:
-            out[key] = copy.deepcopy(value)
-    return out
+    return resolve(PRESETS[name], f"preset '{name}'")
 
 
 def read_config_json(path: str | Path) -> dict[str, Any]:
-    """Read a checkpoint's ``config.json``; missing Eagle sub-configs default to the N1.5 ones."""
+    """Read a checkpoint's ``config.json`` and resolve it with the official defaults."""
     p = Path(path)
     if not p.is_file():
         raise ConfigError(
@@ -190,13 +95,7 @@ def read_config_json(path: str | Path) -> dict[str, Any]:
         raw = json.loads(p.read_text())
     except json.JSONDecodeError as exc:
         raise ConfigError(f"{p} is not valid JSON: {exc}", "Restore the checkpoint's config.json.") from exc
-    for key in ("backbone_cfg", "action_head_cfg"):
-        if not isinstance(raw.get(key), dict):
-            raise ConfigError(
-                f"{p} has no '{key}' section; it is not a GR00T-N1.5 config.",
-                "Use the config.json shipped with the checkpoint.",
-            )
-    return _merge(PRESET_3B, raw)
+    return resolve(raw, str(p))
 
 
 def head_cfg(cfg: dict[str, Any]) -> dict[str, Any]:

@@ -3,11 +3,12 @@
 act: VL tokens -> K denoising steps from x_0 ~ N(0, I) (x_0 = 0 when deterministic); a step is stochastic
 (x_{t+D} = mean + std * eps) either at one random index per rollout (stored
 in the replay as ``denoise_index``) or at every step (``joint_logprob``); the
-other steps follow the deterministic integrator x + v D. The whole chain is
+other steps follow the official Euler integrator x + v D. The whole chain is
 stored, so ``evaluate`` recomputes mean and std at the stored points and
 reproduces act's log-probs at unchanged weights. Log-probs and entropies are
 summed over the valid action dims of the ``num_action_chunks`` executed steps:
-shape [N, C] (``logprob_type = "action"``).
+shape [N, C] (``logprob_type = "action"``); a joint chain's K+1 terms are summed or
+averaged (``rl_head_config.chain_logprob_reduction``).
 """
 
 from __future__ import annotations
@@ -22,8 +23,9 @@ from vlarl.contracts.observation import ObsBatch
 from vlarl.contracts.policy import ActOutput, ChunkedPolicy, EvalOutput, Replay
 from vlarl.contracts.spaces import ActionSpec, ObservationSpec
 from vlarl.errors import ConfigError
-from vlarl_gr00t import denoise, inputs
+from vlarl_gr00t import denoise, images, inputs, prompt
 from vlarl_gr00t.checkpoint import load_weights
+from vlarl_gr00t.checks import action_chunk, check_compatible, check_observation_spec, denoising_steps
 from vlarl_gr00t.embodiment import Embodiment, read_metadata, resolve
 from vlarl_gr00t.heads import NoiseHead, ValueHead
 from vlarl_gr00t.model import Gr00tN15, disable_dropout
@@ -31,83 +33,6 @@ from vlarl_gr00t.model_config import preset, read_config_json
 from vlarl_gr00t.register import Gr00tConfig, Gr00tHooks
 
 _DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
-
-
-def check_compatible(cfg: dict[str, Any], emb: Embodiment, config: Gr00tConfig, action_spec: ActionSpec | None) -> None:
-    """Every shape/config error that can be found before building or running the model."""
-    head = cfg["action_head_cfg"]
-    max_a = head.get("max_action_dim", head["action_dim"])
-    rl = config.rl_head_config
-    if emb.action_dim > max_a:
-        raise ConfigError(
-            f"Embodiment '{emb.tag}' has {emb.action_dim} action dims ({', '.join(f'{k}:{s.width}' for k, s in emb.action.items())}); "
-            f"the model's max_action_dim is {max_a}.",
-            "Use a checkpoint with a larger max_action_dim, or drop action keys from the embodiment.",
-        )
-    if emb.state_dim > head["max_state_dim"]:
-        raise ConfigError(
-            f"Embodiment '{emb.tag}' has {emb.state_dim} state dims; the model's max_state_dim is {head['max_state_dim']}.",
-            "Use fewer state keys or a checkpoint with a larger max_state_dim.",
-        )
-    n_emb = head.get("max_num_embodiments", 32)
-    if not 0 <= emb.embodiment_id < n_emb:
-        raise ConfigError(
-            f"Embodiment '{emb.tag}' uses projector slot {emb.embodiment_id}; the model has slots 0..{n_emb - 1}.",
-            "Set policy.embodiment_ids.<tag> to a free slot in that range.",
-        )
-    if action_spec is not None and action_spec.dim != emb.action_dim:
-        raise ConfigError(
-            f"The env's action has {action_spec.dim} dims but embodiment '{emb.tag}' outputs {emb.action_dim}.",
-            "Pick the embodiment_tag that matches the env, or describe the env's embodiment in policy.embodiments.",
-        )
-    if not 1 <= config.num_action_chunks <= head["action_horizon"]:
-        raise ConfigError(
-            f"num_action_chunks={config.num_action_chunks} must be in 1..{head['action_horizon']} (the action horizon).",
-            "Execute at most action_horizon steps per chunk.",
-        )
-    if config.denoising_steps < 1:
-        raise ConfigError(f"denoising_steps={config.denoising_steps} must be >= 1.", "Use 4 as in the seeds.")
-    if rl.noise_method not in denoise.METHODS:
-        raise ConfigError(
-            f"Unknown rl_head_config.noise_method '{rl.noise_method}'.", f"Use one of: {', '.join(denoise.METHODS)}."
-        )
-    if rl.noise_level < 0:
-        raise ConfigError(
-            f"rl_head_config.noise_level={rl.noise_level} is negative.", "Use a value >= 0 (0.5 in the seeds)."
-        )
-    if config.dtype not in _DTYPES:
-        raise ConfigError(f"Unknown dtype '{config.dtype}'.", f"Use one of: {', '.join(_DTYPES)}.")
-
-
-def check_observation_spec(
-    emb: Embodiment, cams: list[tuple[str, str, int | None]], spec: ObservationSpec | None
-) -> None:
-    if spec is None:
-        return
-    for video_key, name, idx in cams:
-        shape = spec.shape(name)
-        if shape is None:
-            raise ConfigError(
-                f"Embodiment '{emb.tag}' needs camera '{video_key}' (observation '{name}') but the env provides {spec.keys}.",
-                "Enable that camera in the env config, or remap it with policy.camera_keys.",
-            )
-        if idx is not None and idx >= (1 if len(shape) == 3 else shape[0]):
-            raise ConfigError(
-                f"Camera '{video_key}' maps to wrist_images:{idx}, beyond the env's wrist cameras.",
-                "Fix policy.camera_keys.",
-            )
-    if emb.state:
-        if spec.states is None:
-            raise ConfigError(
-                f"Embodiment '{emb.tag}' needs states {list(emb.state)}; the env provides none.",
-                "Enable states in the env.",
-            )
-        if spec.states[-1] != emb.state_dim:
-            raise ConfigError(
-                f"The env's states have {spec.states[-1]} dims; embodiment '{emb.tag}' expects {emb.state_dim} "
-                f"({', '.join(f'{k}:{s.width}' for k, s in emb.state.items())}).",
-                "Match the env's state vector to the metadata.json state keys.",
-            )
 
 
 class Gr00tPolicy(ChunkedPolicy):
@@ -123,9 +48,9 @@ class Gr00tPolicy(ChunkedPolicy):
         self.tokenizer = tokenizer
         head = model.action_head
         eagle = model.backbone.eagle_model
-        self.action_chunk = config.num_action_chunks
+        self.action_chunk = action_chunk(model.cfg, config)
         self.action_dim = embodiment.action_dim
-        self.num_steps = config.denoising_steps
+        self.num_steps = denoising_steps(model.cfg, config)
         self.gripper_convention = config.gripper_convention  # type: ignore[assignment]
         self.cams = inputs.camera_sources(embodiment, config.camera_keys)
         self.has_critic = self.rl.add_value_head
@@ -153,19 +78,19 @@ class Gr00tPolicy(ChunkedPolicy):
         """Validate and convert an observation batch (no forward pass)."""
         inputs.validate(obs, self.embodiment, self.cams)
         eagle = self.model.backbone.eagle_model
-        images = inputs.images_tensor(obs, self.cams, self._image_size)
-        ids, mask = inputs.token_ids(
+        views = inputs.images_tensor(obs, self.cams, self._image_size, self.config.image_crop_scale)
+        ids, mask = prompt.token_ids(
             list(obs["task_descriptions"]),
             self.tokenizer,
             len(self.cams),
             eagle.num_image_token,
-            eagle.image_token_index,
             self.config.max_text_tokens,
+            self.config.padding_side,
         )
         state = inputs.states_tensor(obs, self.embodiment, self.model.action_head.max_state_dim)
         dev = self.device
         return {
-            "images": images.to(dev),
+            "images": views.to(dev),
             "input_ids": ids.to(dev),
             "attention_mask": mask.to(dev),
             "state": state.to(dev, self._dtype),
@@ -175,38 +100,68 @@ class Gr00tPolicy(ChunkedPolicy):
     def _dtype(self) -> torch.dtype:
         return self.model.action_head.future_tokens.weight.dtype
 
-    def _encode(self, r: Replay) -> dict[str, torch.Tensor]:
+    def encode(self, replay: Replay) -> dict[str, torch.Tensor | None]:
+        """Backbone tokens ``vl``, head context (vlln + vl_self_attention), state features, embodiment ids.
+
+        ``replay`` holds ``images`` uint8 [N, V, 3, S, S], ``input_ids``/``attention_mask`` [N, L] and the
+        normalized, zero-padded ``state`` [N, max_state_dim].
+        """
         head = self.model.action_head
         backbone_trains = any(p.requires_grad for p in self.model.backbone.parameters())
         with torch.set_grad_enabled(torch.is_grad_enabled() and backbone_trains):
-            vl = self.model.backbone(inputs.pixel_values(r["images"], self._dtype), r["input_ids"], r["attention_mask"])
+            pixels = images.pixel_values(replay["images"], self._dtype)
+            vl = self.model.backbone(pixels, replay["input_ids"], replay["attention_mask"])
         n = vl.shape[0]
         cat = self._cat.expand(n)
+        head_mask = replay["attention_mask"] if self.config.vl_padding_mask else None
         return {
             "vl": vl,
-            "mask": r["attention_mask"],
-            "context": head.encode_context(vl, r["attention_mask"]),
-            "state_features": head.encode_state(r["state"], cat),
+            "mask": replay["attention_mask"],
+            "head_mask": head_mask,
+            "context": head.encode_context(vl, head_mask),
+            "state_features": head.encode_state(replay["state"], cat),
             "cat": cat,
         }
 
+    def velocity(
+        self, x: torch.Tensor, k: torch.Tensor, enc: dict[str, torch.Tensor | None]
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The head's velocity [N, H, A] at x, Euler step indices k [N] (and the DiT action-token features)."""
+        return self.model.action_head.velocity(
+            x, k, self.num_steps, enc["context"], enc["head_mask"], enc["state_features"], enc["cat"]
+        )
+
+    def integrate(self, enc: dict[str, torch.Tensor | None], x0: torch.Tensor) -> torch.Tensor:
+        """The official get_action chain x_{k+1} = x_k + v_k / K from x0: [N, K+1, H, A] (index 0 = x0)."""
+        chain = [x0]
+        for k in range(self.num_steps):
+            kk = torch.full((x0.shape[0],), k, device=x0.device, dtype=torch.long)
+            chain.append(chain[-1] + self.velocity(chain[-1], kk, enc)[0] / self.num_steps)
+        return torch.stack(chain, dim=1)
+
+    def to_env_actions(self, actions: torch.Tensor) -> torch.Tensor:
+        """Model actions [..., H', A_model] -> env units [..., H', A] (valid dims, the official inverse transform)."""
+        valid = actions[..., : self.action_dim].detach().float().cpu().numpy().astype(np.float64)
+        return torch.from_numpy(self.embodiment.unnormalize_action(valid)).to(torch.float32)
+
     # ---- one denoising step -------------------------------------------------------------------------------
     def _step(
-        self, x: torch.Tensor, k: torch.Tensor, enc: dict[str, torch.Tensor]
+        self, x: torch.Tensor, k: torch.Tensor, enc: dict[str, torch.Tensor | None]
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """(ODE step x + v D, mean, std) at step indices k [N]."""
-        v, feats = self.model.action_head.velocity(
-            x, k, self.num_steps, enc["context"], enc["mask"], enc["state_features"], enc["cat"]
-        )
+        v, feats = self.velocity(x, k, enc)
         learned = self.noise_head(feats, k.to(x.dtype) / self.num_steps) if self.noise_head is not None else None
         mean, std = denoise.transition(x, v, k, self.num_steps, self.rl.noise_method, self.rl.noise_level, learned)
         return x + v / self.num_steps, mean, std
 
-    def _slice(self, per_elem: torch.Tensor) -> torch.Tensor:
-        """[N, H, A_max] -> [N, C] summed over the embodiment's valid action dims of the executed steps."""
-        return per_elem[:, : self.action_chunk, : self.action_dim].sum(-1)
+    def _reduce(self, per_elem: torch.Tensor) -> torch.Tensor:
+        """[N, H, A] chain terms -> [N, C]: valid dims of the executed steps summed; joint chains sum or mean."""
+        out = per_elem[:, : self.action_chunk, : self.action_dim].sum(-1)
+        if self.rl.joint_logprob and self.rl.chain_logprob_reduction == "mean":
+            out = out / (self.num_steps + 1)  # RLinf: mean over the prior term and the K steps
+        return out
 
-    def _values(self, enc: dict[str, torch.Tensor]) -> torch.Tensor | None:
+    def _values(self, enc: dict[str, torch.Tensor | None]) -> torch.Tensor | None:
         if self.value_head is None:
             return None
         return self.value_head(enc["vl"], enc["mask"], enc["state_features"]).float()
@@ -215,7 +170,7 @@ class Gr00tPolicy(ChunkedPolicy):
     def act(self, obs: ObsBatch, deterministic: bool = False) -> ActOutput:
         replay = self.prepare(obs)
         with torch.no_grad():
-            enc = self._encode(replay)
+            enc = self.encode(replay)
             head = self.model.action_head
             n, steps, dev = replay["state"].shape[0], self.num_steps, self.device
             shape = (n, head.action_horizon, head.action_dim)
@@ -254,17 +209,16 @@ class Gr00tPolicy(ChunkedPolicy):
                 lp_elem, ent_elem = torch.zeros_like(x), torch.zeros_like(x)
             norm_actions = x[:, : self.action_chunk, : self.action_dim].float()
             values = self._values(enc)
-        env_actions = self.embodiment.unnormalize_action(norm_actions.cpu().numpy().astype(np.float64))
         replay.update({"chain": torch.stack(chain, dim=1), "denoise_index": index, "actions": norm_actions})
         return ActOutput(
-            actions=torch.from_numpy(env_actions).to(torch.float32),
-            log_probs=self._slice(lp_elem).float(),
+            actions=self.to_env_actions(norm_actions),
+            log_probs=self._reduce(lp_elem).float(),
             values=values,
             replay=replay,
         )
 
     def evaluate(self, replay: Replay) -> EvalOutput:
-        enc = self._encode(replay)
+        enc = self.encode(replay)
         chain = replay["chain"].to(self._dtype)
         n, dev = chain.shape[0], chain.device
         values = self._values(enc)
@@ -286,13 +240,13 @@ class Gr00tPolicy(ChunkedPolicy):
             _, mean, std = self._step(chain[rows, idx], idx, enc)
             lp = denoise.gaussian_log_prob(chain[rows, idx + 1], mean, std)
             ent = denoise.gaussian_entropy(std)
-        return EvalOutput(log_probs=self._slice(lp).float(), entropy=self._slice(ent).float(), values=values)
+        return EvalOutput(log_probs=self._reduce(lp).float(), entropy=self._reduce(ent).float(), values=values)
 
     @torch.no_grad()
     def predict_values(self, obs: ObsBatch) -> torch.Tensor | None:
         if self.value_head is None:
             return None
-        return self._values(self._encode(self.prepare(obs)))
+        return self._values(self.encode(self.prepare(obs)))
 
 
 # ---- building -----------------------------------------------------------------------------------------------
@@ -332,16 +286,22 @@ def build_policy(
         )
     cfg = read_config_json(ckpt / "config.json") if ckpt else preset(config.preset)
     emb = resolve(
-        config.embodiment_tag, embodiment_sources(config, use_hooks), config.embodiment_ids, config.normalization
+        config.embodiment_tag,
+        embodiment_sources(config, use_hooks),
+        config.embodiment_ids,
+        config.normalization,
+        config.embodiment_table,
     )
     check_compatible(cfg, emb, config, action_spec)
     check_observation_spec(emb, inputs.camera_sources(emb, config.camera_keys), observation_spec)
     model = Gr00tN15(cfg)
     if ckpt is not None:
-        load_weights(model, ckpt, int(cfg["backbone_cfg"].get("select_layer", 12)))
-    text_cfg = cfg["eagle_cfg"]["text_config"]
-    tokenizer = inputs.make_tokenizer(
-        config.tokenizer_path, config.checkpoint_path, text_cfg["vocab_size"], cfg["eagle_cfg"]["image_token_index"]
+        load_weights(model, ckpt, int(cfg["backbone_cfg"]["select_layer"]))
+    tokenizer = prompt.make_tokenizer(
+        config.tokenizer_path,
+        config.checkpoint_path,
+        model.backbone.eagle_model.language_model.model.config.vocab_size,
+        model.backbone.eagle_model.image_token_index,
     )
     policy = Gr00tPolicy(model, emb, config, tokenizer)
     policy.eval()  # no train-mode behaviour anywhere: log-probs must be reproducible

@@ -18,6 +18,9 @@ class RLHeadConfig:
     joint_logprob: bool = False  # False: one random stochastic step per rollout; True: all steps, joint log-prob
     noise_std_min: float = 0.08  # reinflow: learned std squashed into [min, max]
     noise_std_max: float = 0.16
+    # How the K+1 terms of a joint chain log-prob (prior + K steps) are combined: "sum" (the log-density of
+    # the chain) or "mean" (the seeds' framework, RLinf gr00t_action_model.py:551). Entropy follows it.
+    chain_logprob_reduction: str = "sum"
     noise_hidden: int = 128  # reinflow noise net width
     value_hidden: int = 256  # value head width
     add_value_head: bool = True
@@ -31,14 +34,20 @@ class Gr00tConfig:
     embodiments: dict[str, Any] = field(
         default_factory=dict
     )  # extra tags: {tag: {modalities, statistics, embodiment_id}}
-    embodiment_ids: dict[str, int] = field(default_factory=dict)  # projector slot per tag (overrides metadata)
-    normalization: dict[str, str] = field(default_factory=dict)  # per key (or "*"): min_max | q99 | mean_std | identity
+    embodiment_ids: dict[str, int] = field(default_factory=dict)  # projector slot per tag (overrides the table)
+    embodiment_table: str = "official"  # tag -> slot table: official (embodiment_tags.py) | rlinf (the seeds')
+    # Mode per key: "<modality>.<key>" (as the data configs: "action.gripper"), "<key>", "<modality>.*" or "*";
+    # min_max (default) | q99 | mean_std | binary | identity, with the official Normalizer's formulas.
+    normalization: dict[str, str] = field(default_factory=dict)
     camera_keys: dict[str, str] = field(default_factory=dict)  # video key -> images | wrist_images | wrist_images:<k>
-    num_action_chunks: int = 5
-    denoising_steps: int = 4
+    num_action_chunks: int | None = None  # executed steps per chunk; None: the whole action_horizon
+    denoising_steps: int | None = None  # K; None: the checkpoint's num_inference_timesteps (official)
     rl_head_config: RLHeadConfig = field(default_factory=RLHeadConfig)
-    max_text_tokens: int = 32
-    tokenizer_path: str | None = None  # local tokenizer dir; default: the checkpoint dir, else a byte tokenizer
+    vl_padding_mask: bool = False  # mask padded VL tokens in the head (upstream: no mask, padding takes part)
+    image_crop_scale: float = 0.95  # eval center crop of the data configs (VideoCrop scale); 1.0: no crop
+    padding_side: str = "right"  # right (fixed length, RLinf) | left (the official collate's side)
+    max_text_tokens: int = 32  # task tokens kept (the prompt has a fixed length so replay records stack)
+    tokenizer_path: str | None = None  # Eagle 2.5 tokenizer dir; default: the checkpoint dir, else a byte tokenizer
     tune_visual: bool = False
     tune_llm: bool = False
     gripper_convention: str = "none"

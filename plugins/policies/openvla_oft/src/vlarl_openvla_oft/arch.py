@@ -13,13 +13,20 @@ DINOSIGLIP_224 = ["vit_large_patch14_reg4_dinov2.lvd142m", "vit_so400m_patch14_s
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 SIGLIP_MEAN, SIGLIP_STD = (0.5, 0.5, 0.5), (0.5, 0.5, 0.5)
 NORM_BY_TIMM_ID = {DINOSIGLIP_224[0]: (IMAGENET_MEAN, IMAGENET_STD), DINOSIGLIP_224[1]: (SIGLIP_MEAN, SIGLIP_STD)}
+# LlamaConfig defaults of transformers 4.40.1 (the official fork): what a key missing from config.json's
+# text_config means. Spelled out because later transformers releases changed some defaults / names.
+OFFICIAL_LLAMA_DEFAULTS: dict[str, Any] = dict(
+    vocab_size=32000, hidden_size=4096, intermediate_size=11008, num_hidden_layers=32, num_attention_heads=32,
+    hidden_act="silu", max_position_embeddings=2048, rms_norm_eps=1e-6, rope_theta=10000.0, rope_scaling=None,
+    attention_bias=False, attention_dropout=0.0, tie_word_embeddings=False, bos_token_id=1, eos_token_id=2,
+)  # fmt: skip
 
 
 @dataclass
 class Arch:
     vits: list[ViTArgs]  # [featurizer, fused_featurizer]
     timm_ids: list[str]
-    text_config: dict[str, Any]  # LlamaConfig kwargs; missing keys take LlamaConfig defaults (as OpenVLA does)
+    text_config: dict[str, Any]  # config.json's text_config; missing keys: OFFICIAL_LLAMA_DEFAULTS
     pad_to_multiple_of: int = 64
     n_action_bins: int = 256
     image_sizes: list[int] = field(default_factory=lambda: [224, 224])
@@ -27,6 +34,12 @@ class Arch:
     @property
     def means_stds(self) -> list[tuple[tuple[float, ...], tuple[float, ...]]]:
         return [NORM_BY_TIMM_ID.get(t, (SIGLIP_MEAN, SIGLIP_STD)) for t in self.timm_ids]
+
+    def llama_kwargs(self) -> dict[str, Any]:
+        """LlamaConfig kwargs: text_config over the official defaults (num_key_value_heads defaults to heads)."""
+        kw = {**OFFICIAL_LLAMA_DEFAULTS, **self.text_config}
+        kw.setdefault("num_key_value_heads", kw["num_attention_heads"])
+        return kw
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -51,7 +64,7 @@ def tiny_arch() -> Arch:
 
 
 def openvla_7b_arch() -> Arch:
-    # openvla-7b config.json: text_config only sets vocab_size/pad_token_id; the rest are LlamaConfig defaults.
+    # openvla-7b config.json: text_config only sets vocab_size/pad_token_id; the rest are the official defaults.
     return Arch(
         vits=[TIMM_VITS[t] for t in DINOSIGLIP_224],
         timm_ids=list(DINOSIGLIP_224),

@@ -17,8 +17,8 @@ from vlarl.contracts.spaces import ActionSpec, ObservationSpec
 from vlarl.errors import ConfigError, ContractError
 from vlarl_openvla_oft import checkpoint as ckpt
 from vlarl_openvla_oft.arch import PRESETS, Arch
-from vlarl_openvla_oft.preprocess import preprocess
-from vlarl_openvla_oft.prismatic import PrismaticOFT
+from vlarl_openvla_oft.preprocess import RESIZE_METHODS, preprocess
+from vlarl_openvla_oft.prismatic import PrismaticOFT, rebuild_rotary_embeddings
 from vlarl_openvla_oft.register import LLAMA_LINEAR, OpenVLAOFTConfig
 from vlarl_openvla_oft.stats import Normalizer, select_stats
 from vlarl_openvla_oft.tokenizer import ByteTokenizer, format_prompt, load_tokenizer
@@ -26,7 +26,9 @@ from vlarl_openvla_oft.tokenizer import ByteTokenizer, format_prompt, load_token
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 CHOICES = {
     "action_head": ("discrete", "l1"),
-    "attention": ("action_bidirectional", "full_bidirectional", "causal"),
+    "attention": ("full_bidirectional", "action_bidirectional", "causal"),
+    "greedy_vocab": ("full", "action"),
+    "resize_method": RESIZE_METHODS,
     "logprob_type": ("token", "action", "chunk"),
     "value_type": ("chunk", "action"),
     "gripper_postprocess": ("none", "openvla"),
@@ -166,8 +168,7 @@ class OpenVLAOFTPolicy(ChunkedPolicy):
                         m.reset_parameters()
                 nn.init.zeros_(sub.net[-1].weight)
                 nn.init.zeros_(sub.net[-1].bias)
-        lm = model.language_model.model
-        lm.rotary_emb = type(lm.rotary_emb)(config=model.language_model.config, device=torch.device(cfg.device))
+        rebuild_rotary_embeddings(model.language_model, torch.device(cfg.device))  # buffers, not in checkpoints
         ckpt.load_official_weights(model, cfg.checkpoint)
         return model
 
@@ -274,11 +275,16 @@ class OpenVLAOFTPolicy(ChunkedPolicy):
         return x
 
     # ----- forward pieces -----------------------------------------------------------------------
+    def _pixels(self, images: torch.Tensor) -> torch.Tensor:
+        size, cfg = self.arch.image_sizes[0], self.cfg
+        return preprocess(images, size, self.arch.means_stds, cfg.center_crop, cfg.resize_method)
+
     def _hidden(self, inp: Replay) -> torch.Tensor:
-        pixels = preprocess(inp["images"], self.arch.image_sizes[0], self.arch.means_stds, self.cfg.center_crop)
-        return self.model(pixels, inp["text_ids"], inp["text_mask"], inp.get("proprio"))
+        """Hidden states of the official head slice [N, C*A, H] (from the "▁" position on)."""
+        return self.model(self._pixels(inp["images"]), inp["text_ids"], inp["text_mask"], inp.get("proprio"))
 
     def _values(self, hidden: torch.Tensor) -> torch.Tensor | None:
+        """Value head on the first row of the head slice (the "▁" position, which sees the whole sequence)."""
         if self.model.value_head is None:
             return None
         v = self.model.value_head(hidden[:, 0])
@@ -305,7 +311,10 @@ class OpenVLAOFTPolicy(ChunkedPolicy):
         return self.bin_centers[(n_bins - 1 - idx).clamp(0, n_bins - 2)]
 
     def _to_env_units(self, normalized: torch.Tensor) -> torch.Tensor:
-        a = self.normalizer.unnormalize(normalized.float().clamp(-1, 1))
+        normalized = normalized.float()
+        if self.cfg.clip_normalized_actions:  # not official: predict_action un-normalizes the raw head output
+            normalized = normalized.clamp(-1, 1)
+        a = self.normalizer.unnormalize(normalized)
         if self.cfg.gripper_postprocess == "openvla":
             g = self.action_spec.gripper_indices or [self.action_dim - 1]
             a[..., g] = torch.sign(2 * a[..., g] - 1)  # [0, 1] -> [-1, 1], binarized; +1 opens
@@ -318,7 +327,9 @@ class OpenVLAOFTPolicy(ChunkedPolicy):
         hidden = self._hidden(inp)
         if self.cfg.action_head == "discrete":
             logp_all = self._token_logprobs(self.model.action_logits(hidden))
-            if deterministic:
+            if deterministic and self.cfg.greedy_vocab == "full":  # official greedy decoding
+                idx = self.model.token_ids_to_bins(self.model.greedy_token_ids(hidden))
+            elif deterministic:
                 idx = logp_all.argmax(-1)
             else:
                 idx = torch.distributions.Categorical(logits=logp_all).sample()

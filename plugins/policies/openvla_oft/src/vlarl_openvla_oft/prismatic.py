@@ -10,10 +10,16 @@ Sequence layout (as ``predict_action`` builds it, batch-friendly):
 [C*A action positions, zero embeddings] [stop]``. Padding sits in the middle so the action positions
 are at the same indices in every row; position ids count only real tokens, so each row computes what
 it would compute alone.
+
+The heads read the official slice ``[NUM_PATCHES + NUM_PROMPT_TOKENS : + C*A]``: it starts at the "▁"
+position, one before the first action position, and ends one before the stop token (``head_slice``).
+Attention defaults to the official model's: every position attends to every real position
+(``full_bidirectional``; the official fork calls SDPA with ``is_causal=False`` and no mask).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Literal
 
 import torch
@@ -25,8 +31,22 @@ from vlarl_openvla_oft.arch import Arch
 from vlarl_openvla_oft.heads import L1RegressionActionHead, ProprioProjector, ValueHead
 from vlarl_openvla_oft.vit import VisionTransformer
 
-AttentionMode = Literal["action_bidirectional", "full_bidirectional", "causal"]
+AttentionMode = Literal["full_bidirectional", "action_bidirectional", "causal"]
 STOP_INDEX = 2  # Llama-2 '</s>'
+
+
+@dataclass
+class LLMPass:
+    """One forward pass of the language model over the whole multimodal sequence."""
+
+    embeds: torch.Tensor  # [B, S, H] inputs_embeds given to the LLM
+    valid: torch.Tensor  # [B, S] bool, False at batch padding
+    hidden: torch.Tensor  # [B, S, H] last hidden states (after the final RMSNorm)
+    head_slice: slice  # rows of ``hidden`` the heads read (C*A of them)
+
+    @property
+    def head_hidden(self) -> torch.Tensor:
+        return self.hidden[:, self.head_slice]
 
 
 class PrismaticVisionBackbone(nn.Module):
@@ -61,9 +81,24 @@ class PrismaticProjector(nn.Module):
 
 
 def llama_config(arch: Arch) -> LlamaConfig:
-    cfg = LlamaConfig(**arch.text_config)
+    cfg = LlamaConfig(**arch.llama_kwargs())
     cfg._attn_implementation = "sdpa"
     return cfg
+
+
+def rebuild_rotary_embeddings(language_model: nn.Module, device: torch.device) -> None:
+    """Recreate every rotary-embedding module (their buffers are derived, never loaded) on ``device``.
+
+    After ``to_empty`` the non-persistent ``inv_freq`` buffers hold garbage. The modules are rebuilt from the
+    model config under a device context, which works with every constructor transformers has had since 4.45
+    (``(config, device=None)`` up to 5.18, ``(config)`` from 5.19 on).
+    """
+    config = language_model.config
+    for parent in list(language_model.modules()):
+        for name, child in list(parent.named_children()):
+            if type(child).__name__.endswith("RotaryEmbedding"):
+                with torch.device(device):
+                    setattr(parent, name, type(child)(config=config))
 
 
 class PrismaticOFT(nn.Module):
@@ -76,7 +111,7 @@ class PrismaticOFT(nn.Module):
         head: Literal["discrete", "l1"],
         proprio_dim: int | None,
         value_out: int | None,
-        attention: AttentionMode = "action_bidirectional",
+        attention: AttentionMode = "full_bidirectional",
     ) -> None:
         super().__init__()
         self.arch = arch
@@ -99,10 +134,12 @@ class PrismaticOFT(nn.Module):
     def num_action_positions(self) -> int:
         return self.action_chunk * self.action_dim
 
-    def action_token_weight(self) -> torch.Tensor:
+    def lm_head_weight(self) -> torch.Tensor:
         lm_head = self.language_model.lm_head
-        w = lm_head.weight if isinstance(lm_head, nn.Linear) else lm_head.base_layer.weight
-        return w[self.vocab_size - self.arch.n_action_bins : self.vocab_size]
+        return lm_head.weight if isinstance(lm_head, nn.Linear) else lm_head.base_layer.weight
+
+    def action_token_weight(self) -> torch.Tensor:
+        return self.lm_head_weight()[self.vocab_size - self.arch.n_action_bins : self.vocab_size]
 
     def build_inputs(
         self, pixels: torch.Tensor, text_ids: torch.Tensor, text_mask: torch.Tensor, proprio: torch.Tensor | None
@@ -129,8 +166,13 @@ class PrismaticOFT(nn.Module):
         valid[:, n_prefix : n_prefix + text_ids.shape[1]] = text_mask.bool()
         return embeds, valid
 
+    def head_slice(self, seq_len: int) -> slice:
+        """Official head rows: from the "▁" position (one before the first action position) for C*A rows."""
+        start = seq_len - 2 - self.num_action_positions
+        return slice(start, start + self.num_action_positions)
+
     def attention_mask(self, valid: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
-        """Additive [B, 1, S, S] mask: causal prefix, bidirectional action block (per ``attention``)."""
+        """Additive [B, 1, S, S] mask of the ``attention`` mode; padding keys are always masked."""
         s = valid.shape[1]
         idx = torch.arange(s, device=valid.device)
         if self.attention == "full_bidirectional":
@@ -146,10 +188,10 @@ class PrismaticOFT(nn.Module):
         mask = torch.zeros(allowed.shape, dtype=dtype, device=valid.device)
         return mask.masked_fill(~allowed, torch.finfo(dtype).min)[:, None]
 
-    def forward(
+    def run_llm(
         self, pixels: torch.Tensor, text_ids: torch.Tensor, text_mask: torch.Tensor, proprio: torch.Tensor | None
-    ) -> torch.Tensor:
-        """Last-layer hidden states of the C*A action positions, [B, C*A, H], in one forward pass."""
+    ) -> LLMPass:
+        """The whole sequence through the LLM in one pass (parallel decoding)."""
         embeds, valid = self.build_inputs(pixels, text_ids, text_mask, proprio)
         position_ids = (valid.long().cumsum(1) - 1).clamp(min=0)
         out = self.language_model.model(
@@ -158,14 +200,32 @@ class PrismaticOFT(nn.Module):
             position_ids=position_ids,
             use_cache=False,
         )
-        hidden = out.last_hidden_state
-        n_act = self.num_action_positions
-        return hidden[:, -1 - n_act : -1]
+        return LLMPass(embeds, valid, out.last_hidden_state, self.head_slice(embeds.shape[1]))
 
-    def action_logits(self, action_hidden: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self, pixels: torch.Tensor, text_ids: torch.Tensor, text_mask: torch.Tensor, proprio: torch.Tensor | None
+    ) -> torch.Tensor:
+        """Last-layer hidden states of the official head slice, [B, C*A, H], in one forward pass."""
+        return self.run_llm(pixels, text_ids, text_mask, proprio).head_hidden
+
+    def action_logits(self, head_hidden: torch.Tensor) -> torch.Tensor:
         """[B, C*A, H] -> logits over the action-token ids [B, C, A, n_bins] (index j = id vocab-n_bins+j)."""
-        logits = F.linear(action_hidden, self.action_token_weight())
-        return logits.float().reshape(action_hidden.shape[0], self.action_chunk, self.action_dim, -1)
+        logits = F.linear(head_hidden, self.action_token_weight())
+        return logits.float().reshape(head_hidden.shape[0], self.action_chunk, self.action_dim, -1)
+
+    def greedy_token_ids(self, head_hidden: torch.Tensor) -> torch.Tensor:
+        """Official greedy decoding: argmax over the whole LM-head vocabulary, token ids [B, C, A]."""
+        ids = F.linear(head_hidden, self.lm_head_weight()).argmax(-1)
+        return ids.reshape(head_hidden.shape[0], self.action_chunk, self.action_dim)
+
+    def token_ids_to_bins(self, token_ids: torch.Tensor) -> torch.Tensor:
+        """Token ids -> index j into the action-token slice that decodes to the same bin center.
+
+        Official decoding is ``bin = clip(vocab - id - 1, 0, n_bins - 2)``; with ``j = id - (vocab - n_bins)``
+        that is ``clip(n_bins - 1 - j, 0, n_bins - 2)``, so clamping ``j`` to ``[0, n_bins - 1]`` keeps the
+        bin of every id, including ids outside the action range (below it -> bin n_bins - 2, above it -> bin 0).
+        """
+        return (token_ids - (self.vocab_size - self.arch.n_action_bins)).clamp(0, self.arch.n_action_bins - 1)
 
     @torch.no_grad()
     def decode_autoregressive(

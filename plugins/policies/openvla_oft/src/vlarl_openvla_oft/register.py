@@ -21,8 +21,11 @@ class OpenVLAOFTConfig:
     num_images: int = 2  # main camera + wrist cameras fed to the model
     use_proprio: bool = True  # proprioception through the proprio projector (needs `states`)
     proprio_dim: int | None = None  # default: the env's state width
-    center_crop: bool = False  # official eval-time center crop (area 0.9, resized back) before preprocessing
-    attention: str = "action_bidirectional"  # or "full_bidirectional" / "causal"
+    center_crop: bool = False  # official eval-time center crop (area 0.9, back to the model size)
+    resize_method: str = "jpeg_lanczos"  # images not of the model size: official JPEG + lanczos3; "lanczos" / "bicubic"
+    attention: str = "full_bidirectional"  # official (all positions see each other); "action_bidirectional" / "causal"
+    greedy_vocab: str = "full"  # deterministic act: argmax over the whole vocabulary (official) or "action" (256 ids)
+    clip_normalized_actions: bool = False  # clip to [-1, 1] before un-normalizing (official: no clip)
     logprob_type: str = "token"  # "token" [N,C,A], "action" [N,C] or "chunk" [N]
     value_type: str = "chunk"  # "chunk" [N] or "action" [N,C]
     value_head: bool = True
