@@ -68,3 +68,21 @@ def make_obs(n: int, seed: int = 0, size: int = 32) -> dict[str, Any]:
         "states": rng.normal(size=(n, 8)).astype(np.float32),
         "task_descriptions": [f"pick up the bowl {i}" for i in range(n)],
     }
+
+
+def fixed_draw(policy: Any, seed: int = 0) -> Any:
+    """``policy`` whose supervised loss always uses the same noise and times (a fresh generator per call).
+
+    For the conformance kit's supervised row: it compares the loss of two calls, which for a flow-matching
+    loss are two independent draws (on the tiny model their spread, ~20%, exceeds what 30 steps at lr 1e-3
+    gain, ~5%). At a fixed draw the loss is a function of the weights alone, which is what the row means.
+    """
+    import torch
+
+    from vlarl_gr00t.policy import Gr00tPolicy
+
+    def loss(batch: Any) -> Any:
+        return Gr00tPolicy.supervised_loss(policy, batch, generator=torch.Generator().manual_seed(seed))
+
+    policy.supervised_loss = loss
+    return policy

@@ -110,8 +110,21 @@ class FlowMatchingActionHead(nn.Module):
         cat_ids: torch.Tensor,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Velocity [B, H, A] at step indices k [B] (t = k/K; 0 = noise, 1 = action) and the DiT action-token features."""
-        b = x.shape[0]
         t_disc = timestep_bucket(k, num_steps, self.num_timestep_buckets)
+        return self.predict(x, t_disc, context, context_mask, state_features, cat_ids)
+
+    def predict(
+        self,
+        x: torch.Tensor,
+        t_disc: torch.Tensor,
+        context: torch.Tensor,
+        context_mask: torch.Tensor | None,
+        state_features: torch.Tensor,
+        cat_ids: torch.Tensor,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Velocity [B, H, A] at x and discrete timesteps t_disc [B] (long, 0..num_timestep_buckets), and the
+        DiT action-token features: the body shared by get_action (lines 382-401) and forward (lines 316-338)."""
+        b = x.shape[0]
         a = self.action_encoder(x, t_disc, cat_ids)
         if self.position_embedding is not None:
             a = a + self.position_embedding.weight[: a.shape[1]].unsqueeze(0)

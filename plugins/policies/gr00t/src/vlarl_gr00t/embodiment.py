@@ -78,6 +78,10 @@ class Embodiment:
     def normalize_state(self, states: np.ndarray) -> np.ndarray:
         return _apply(states, self.state, "normalize")
 
+    def normalize_action(self, actions: np.ndarray) -> np.ndarray:
+        """Env-unit actions -> model units, key by key (the training transform's StateActionTransform.apply)."""
+        return _apply(actions, self.action, "normalize")
+
     def unnormalize_action(self, actions: np.ndarray) -> np.ndarray:
         return _apply(actions, self.action, "unnormalize")
 

@@ -19,14 +19,16 @@ from typing import Any
 import numpy as np
 import torch
 
+from vlarl.contracts.dataset import DemoBatch
 from vlarl.contracts.observation import ObsBatch
-from vlarl.contracts.policy import ActOutput, ChunkedPolicy, EvalOutput, Replay
+from vlarl.contracts.policy import ActOutput, ChunkedPolicy, EvalOutput, Replay, SupervisedOutput
 from vlarl.contracts.spaces import ActionSpec, ObservationSpec
 from vlarl.errors import ConfigError
-from vlarl_gr00t import denoise, images, inputs, prompt
+from vlarl_gr00t import denoise, images, inputs, prompt, supervised
 from vlarl_gr00t.checkpoint import load_weights
 from vlarl_gr00t.checks import action_chunk, check_compatible, check_observation_spec, denoising_steps
 from vlarl_gr00t.embodiment import Embodiment, read_metadata, resolve
+from vlarl_gr00t.flow_matching import FlowDraw
 from vlarl_gr00t.heads import NoiseHead, ValueHead
 from vlarl_gr00t.model import Gr00tN15, disable_dropout
 from vlarl_gr00t.model_config import preset, read_config_json
@@ -67,9 +69,7 @@ class Gr00tPolicy(ChunkedPolicy):
         )
         if self.rl.disable_dropout:
             disable_dropout(self)
-        eagle.language_model.requires_grad_(config.tune_llm)
-        eagle.vision_model.requires_grad_(config.tune_visual)
-        eagle.mlp1.requires_grad_(config.tune_visual)
+        supervised.set_trainable(model, config)  # tune_llm / tune_visual / tune_projector / tune_diffusion_model
         self.register_buffer("_cat", torch.tensor(embodiment.embodiment_id), persistent=False)
         self._image_size = eagle.image_size
 
@@ -247,6 +247,25 @@ class Gr00tPolicy(ChunkedPolicy):
         if self.value_head is None:
             return None
         return self._values(self.encode(self.prepare(obs)))
+
+    # ---- supervised fine-tuning (the official flow-matching loss: vlarl_gr00t.supervised) --------------------
+    def supervised_loss(
+        self, batch: DemoBatch, draw: FlowDraw | None = None, generator: torch.Generator | None = None
+    ) -> SupervisedOutput:
+        """Flow-matching loss of ``batch`` (env-unit action chunks, normalized here with the embodiment's modes).
+
+        The noise and times come from ``draw`` when given, else from ``generator`` (else the global RNG, in the
+        official order)."""
+        actions, mask = supervised.targets(self, batch)
+        return supervised.flow_matching_loss(self, self.prepare(batch.observations), actions, mask, draw, generator)
+
+    def train(self, mode: bool = True) -> Gr00tPolicy:
+        """As upstream's set_frozen_modules_to_eval_mode: frozen parts stay in eval mode (their dropout off)."""
+        super().train(mode)
+        if mode:
+            for module in supervised.frozen_modules(self.model, self.config):
+                module.eval()
+        return self
 
 
 # ---- building -----------------------------------------------------------------------------------------------

@@ -48,8 +48,16 @@ class Gr00tConfig:
     padding_side: str = "right"  # right (fixed length, RLinf) | left (the official collate's side)
     max_text_tokens: int = 32  # task tokens kept (the prompt has a fixed length so replay records stack)
     tokenizer_path: str | None = None  # Eagle 2.5 tokenizer dir; default: the checkpoint dir, else a byte tokenizer
+    # Trainable parts, as scripts/gr00t_finetune.py exposes them (its defaults): the vision tower + connector
+    # (mlp1), the LLM, the action head's projector (state/action encoders, action decoder, position embedding),
+    # the DiT. The head's vlln / vl_self_attention / future tokens and the RL heads are always trainable.
     tune_visual: bool = False
     tune_llm: bool = False
+    tune_projector: bool = True
+    tune_diffusion_model: bool = True
+    # SFT: leave chunk steps past an episode's end out of the loss (the dataset's action_mask). False: train on
+    # them (they repeat the last action), as the official loader's "first_last" padding does.
+    sft_mask_past_episode_end: bool = True
     gripper_convention: str = "none"
     dtype: str = "float32"
     device: str = "cpu"
