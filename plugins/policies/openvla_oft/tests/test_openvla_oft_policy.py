@@ -28,6 +28,7 @@ def test_conformance_kit(h, kw):
     assert set(h.build(**kw).unused_parameters) == set(unused)  # the tiny preset has 4 ViT blocks
     report = check_policy(lambda: h.build(**kw), h.OBS_SPEC, batch_size=2, obs=h.make_obs(2))
     report.raise_if_failed()
+    assert all(r.status == "pass" for r in report.results), report.table()  # the supervised row included
 
 
 @pytest.mark.slow

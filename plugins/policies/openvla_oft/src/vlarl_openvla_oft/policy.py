@@ -1,4 +1,4 @@
-"""OpenVLA-OFT as a vlarl ChunkedPolicy: act / evaluate / checkpoints."""
+"""OpenVLA-OFT as a vlarl ChunkedPolicy: act / evaluate / supervised loss / checkpoints."""
 
 from __future__ import annotations
 
@@ -11,15 +11,18 @@ import numpy as np
 import torch
 from torch import nn
 
+from vlarl.contracts.dataset import DemoBatch
 from vlarl.contracts.observation import ObsBatch
-from vlarl.contracts.policy import ActOutput, ChunkedPolicy, EvalOutput, Replay
+from vlarl.contracts.policy import ActOutput, ChunkedPolicy, EvalOutput, Replay, SupervisedOutput
 from vlarl.contracts.spaces import ActionSpec, ObservationSpec
 from vlarl.errors import ConfigError, ContractError
 from vlarl_openvla_oft import checkpoint as ckpt
+from vlarl_openvla_oft import supervised as sup
 from vlarl_openvla_oft.arch import PRESETS, Arch
+from vlarl_openvla_oft.augment import random_image_aug
 from vlarl_openvla_oft.preprocess import RESIZE_METHODS, preprocess
 from vlarl_openvla_oft.prismatic import PrismaticOFT, rebuild_rotary_embeddings
-from vlarl_openvla_oft.register import LLAMA_LINEAR, OpenVLAOFTConfig
+from vlarl_openvla_oft.register import OpenVLAOFTConfig
 from vlarl_openvla_oft.stats import Normalizer, select_stats
 from vlarl_openvla_oft.tokenizer import ByteTokenizer, format_prompt, load_tokenizer
 
@@ -32,6 +35,7 @@ CHOICES = {
     "logprob_type": ("token", "action", "chunk"),
     "value_type": ("chunk", "action"),
     "gripper_postprocess": ("none", "openvla"),
+    "lora_init": ("gaussian", "default"),
     "dtype": tuple(DTYPES),
 }
 
@@ -175,18 +179,18 @@ class OpenVLAOFTPolicy(ChunkedPolicy):
     def _inject_lora(self, cfg: OpenVLAOFTConfig) -> None:
         from peft import LoraConfig, inject_adapter_in_model
 
-        targets = list(cfg.lora_target_modules)
-        if targets == ["all-linear"]:  # every Linear of the VLM except lm_head, as OFT's LoRA does
+        targets = list(cfg.lora_target_modules)  # module name suffixes; peft raises if none matches
+        if targets == ["all-linear"]:  # peft's "all-linear" on the VLA: every Linear except lm_head (finetune.py)
             core = {"vision_backbone": self.model.vision_backbone, "projector": self.model.projector}
             core["language_model.model"] = self.model.language_model.model
             targets = [
                 f"{p}.{n}" for p, mod in core.items() for n, m in mod.named_modules() if isinstance(m, nn.Linear)
             ]
-        elif not set(targets) <= set(LLAMA_LINEAR) | {"qkv", "proj", "fc1", "fc2", "fc3"}:
-            pass  # any module name suffix is allowed; peft raises if none matches
+        alpha = cfg.lora_alpha if cfg.lora_alpha is not None else min(cfg.lora_rank, 16)  # finetune.py's rule
         lora = LoraConfig(
-            r=cfg.lora_rank, lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout, target_modules=targets
-        )
+            r=cfg.lora_rank, lora_alpha=alpha, lora_dropout=cfg.lora_dropout, target_modules=targets,
+            init_lora_weights="gaussian" if cfg.lora_init == "gaussian" else True,
+        )  # fmt: skip
         holder = nn.ModuleDict(
             {
                 "vision_backbone": self.model.vision_backbone,
@@ -205,8 +209,9 @@ class OpenVLAOFTPolicy(ChunkedPolicy):
             p.requires_grad_(not freeze_base or name.startswith(heads) or "lora_" in name)
 
     # ----- inputs -------------------------------------------------------------------------------
-    def _prepare(self, obs: ObsBatch) -> dict[str, torch.Tensor]:
-        """Validate an observation batch (before any forward pass) and turn it into replay tensors."""
+    def _prepare(self, obs: ObsBatch, train: bool = False) -> dict[str, torch.Tensor]:
+        """Validate an observation batch (before any forward pass) and turn it into replay tensors
+        (``train``: proprio normalized as the fine-tuning data pipeline does)."""
         tasks = obs.get("task_descriptions")
         if tasks is None or isinstance(tasks, str) or not all(isinstance(t, str) and t.strip() for t in tasks):
             raise ContractError(
@@ -248,7 +253,7 @@ class OpenVLAOFTPolicy(ChunkedPolicy):
                     f"obs['states'] must be float [N={n}, {self.proprio_dim}], got {states.dtype} {tuple(states.shape)}.",
                     "Use the env this policy was configured for (policy.proprio_dim / the observation spec).",
                 )
-            out["proprio"] = self.normalizer.normalize_proprio(states.float())
+            out["proprio"] = self.normalizer.normalize_proprio(states.float(), train=train)
         ids = [self.tokenizer.encode(format_prompt(t))[1:] for t in tasks]  # BOS is placed by the model
         length = max(len(i) for i in ids)
         text = torch.full((n, length), self.tokenizer.pad_token_id, dtype=torch.long)
@@ -275,8 +280,13 @@ class OpenVLAOFTPolicy(ChunkedPolicy):
         return x
 
     # ----- forward pieces -----------------------------------------------------------------------
-    def _pixels(self, images: torch.Tensor) -> torch.Tensor:
+    def _pixels(self, images: torch.Tensor, train: bool = False) -> torch.Tensor:
+        """Model inputs. ``train``: the fine-tuning pipeline (resize, the official augmentation when
+        ``image_aug``, never the eval's center crop)."""
         size, cfg = self.arch.image_sizes[0], self.cfg
+        if train:
+            aug = random_image_aug if cfg.image_aug else None
+            return preprocess(images, size, self.arch.means_stds, False, cfg.resize_method, augment=aug)
         return preprocess(images, size, self.arch.means_stds, cfg.center_crop, cfg.resize_method)
 
     def _hidden(self, inp: Replay) -> torch.Tensor:
@@ -320,6 +330,15 @@ class OpenVLAOFTPolicy(ChunkedPolicy):
             a[..., g] = torch.sign(2 * a[..., g] - 1)  # [0, 1] -> [-1, 1], binarized; +1 opens
         return a
 
+    def _to_normalized(self, actions: torch.Tensor) -> torch.Tensor:
+        """Env-unit actions (the policy's gripper convention) -> the normalized targets of fine-tuning: the
+        inverse of ``_to_env_units`` (gripper [-1, 1] -> [0, 1], then BOUNDS_Q99 with the mask)."""
+        a = actions.float().clone()
+        if self.cfg.gripper_postprocess == "openvla":
+            g = self.action_spec.gripper_indices or [self.action_dim - 1]
+            a[..., g] = ((a[..., g] + 1) / 2).clamp(0, 1)  # +1 open -> 1, -1 close -> 0 (the dataset's gripper)
+        return self.normalizer.normalize_actions(a)
+
     # ----- contract -----------------------------------------------------------------------------
     @torch.no_grad()
     def act(self, obs: ObsBatch, deterministic: bool = False) -> ActOutput:
@@ -361,6 +380,34 @@ class OpenVLAOFTPolicy(ChunkedPolicy):
             dist = torch.distributions.Normal(mean, self.log_std.exp().expand_as(mean))
             logp, entropy = dist.log_prob(inp["action_samples"]), dist.entropy()
         return EvalOutput(log_probs=self._reduce(logp), entropy=self._reduce(entropy), values=self._values(hidden))
+
+    def supervised_loss(self, batch: DemoBatch) -> SupervisedOutput:
+        """The official fine-tuning loss of the configured head (see ``supervised.py``): next-token
+        cross-entropy on the action tokens (``discrete``) or L1 on the normalized chunk (``l1``)."""
+        inp = self._prepare(batch.observations, train=True)
+        target = _as_tensor(np.asarray(batch.actions, dtype=np.float32)).to(self.device)
+        mask = _as_tensor(np.asarray(batch.action_mask, dtype=bool)).to(self.device)
+        if tuple(target.shape[1:]) != (self.action_chunk, self.action_dim) or mask.shape != target.shape[:2]:
+            raise ContractError(
+                f"Demonstration chunks are {tuple(target.shape)} with mask {tuple(mask.shape)}; the policy acts in "
+                f"chunks of ({self.action_chunk}, {self.action_dim}).",
+                "Read the dataset with the policy's action_chunk and the env's action dims.",
+            )
+        normalized = self._to_normalized(target)
+        run = self.model.run_llm(self._pixels(inp["images"], train=True), inp["text_ids"], inp["text_mask"],
+                                 inp.get("proprio"))  # fmt: skip
+        if self.cfg.action_head == "discrete":
+            ids = sup.action_token_ids(normalized, self.model.vocab_size, self.arch.n_action_bins)
+            labels = sup.discrete_labels(ids, mask)
+            logits = self.model.vocab_logits(run.label_hidden)
+            loss = sup.cross_entropy(logits, labels)
+            metrics = sup.discrete_metrics(logits.detach(), labels, self.bin_centers, self.model.vocab_size,
+                                           self.action_dim)  # fmt: skip
+        else:
+            pred = self.model.action_head(run.head_hidden, self.action_chunk).float()
+            loss = sup.masked_l1(pred, normalized, mask)
+            metrics = sup.l1_metrics(pred.detach(), normalized, mask)
+        return SupervisedOutput(loss, metrics)
 
     # ----- checkpoints --------------------------------------------------------------------------
     def save_checkpoint(self, directory: str | Path, trainable_only: bool = False) -> Path:

@@ -11,6 +11,8 @@ Official pipeline (experiments/robot/openvla_utils.py ``prepare_images_for_vla``
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 import torch.nn.functional as F
 
@@ -52,11 +54,17 @@ def preprocess(
     means_stds: list[tuple[tuple[float, ...], tuple[float, ...]]],
     center_crop: bool = False,
     resize_method: str = "jpeg_lanczos",
+    augment: Callable[[torch.Tensor], torch.Tensor] | None = None,
 ) -> torch.Tensor:
-    """uint8 [N, K, 3, H, W] -> float32 [N, K, 3 * n_backbones, size, size] (channels stacked per backbone)."""
+    """uint8 [N, K, 3, H, W] -> float32 [N, K, 3 * n_backbones, size, size] (channels stacked per backbone).
+
+    ``augment`` (training only) maps the resized uint8 images [N*K, 3, size, size] to augmented ones, in place
+    of the center crop (the official training pipeline augments the resized images and never center-crops)."""
     n, k = images.shape[:2]
     x = resize(images.reshape(n * k, *images.shape[2:]), size, resize_method)
-    if center_crop:
+    if augment is not None:
+        x = augment(x)
+    elif center_crop:
         x = center_crop_resize(x)
     x = x.float() / 255.0
     outs = []

@@ -48,6 +48,12 @@ class LLMPass:
     def head_hidden(self) -> torch.Tensor:
         return self.hidden[:, self.head_slice]
 
+    @property
+    def label_hidden(self) -> torch.Tensor:
+        """The rows the fine-tuning cross-entropy scores: the head slice and the last action position (the
+        row one before each label; the last one predicts the stop token). [B, C*A + 1, H]."""
+        return self.hidden[:, self.head_slice.start : self.head_slice.stop + 1]
+
 
 class PrismaticVisionBackbone(nn.Module):
     def __init__(self, arch: Arch) -> None:
@@ -213,9 +219,13 @@ class PrismaticOFT(nn.Module):
         logits = F.linear(head_hidden, self.action_token_weight())
         return logits.float().reshape(head_hidden.shape[0], self.action_chunk, self.action_dim, -1)
 
+    def vocab_logits(self, hidden: torch.Tensor) -> torch.Tensor:
+        """Logits over the whole LM-head vocabulary (padding rows included, as the official LM loss)."""
+        return F.linear(hidden, self.lm_head_weight())
+
     def greedy_token_ids(self, head_hidden: torch.Tensor) -> torch.Tensor:
         """Official greedy decoding: argmax over the whole LM-head vocabulary, token ids [B, C, A]."""
-        ids = F.linear(head_hidden, self.lm_head_weight()).argmax(-1)
+        ids = self.vocab_logits(head_hidden).argmax(-1)
         return ids.reshape(head_hidden.shape[0], self.action_chunk, self.action_dim)
 
     def token_ids_to_bins(self, token_ids: torch.Tensor) -> torch.Tensor:

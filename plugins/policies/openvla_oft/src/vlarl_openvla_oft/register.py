@@ -34,11 +34,14 @@ class OpenVLAOFTConfig:
     std_init: float = 0.1  # L1 head: std of the Gaussian around its output (normalized units)
     learnable_std: bool = True
     gripper_postprocess: str = "none"  # "openvla": gripper [0,1] -> [-1,1], binarized, open_positive
+    image_aug: bool = False  # SFT only: the official train-time augmentation (finetune.py --image_aug; crop 0.9, color)
+    # LoRA: the defaults are finetune.py's LoraConfig (the official fine-tuning is LoRA-only: set use_lora for SFT)
     use_lora: bool = False
     lora_rank: int = 32
-    lora_alpha: int = 16
+    lora_alpha: int | None = None  # None: min(lora_rank, 16), as finetune.py
     lora_dropout: float = 0.0
-    lora_target_modules: list[str] = field(default_factory=lambda: list(LLAMA_LINEAR))  # or ["all-linear"]
+    lora_target_modules: list[str] = field(default_factory=lambda: ["all-linear"])  # or e.g. LLAMA_LINEAR
+    lora_init: str = "gaussian"  # peft init_lora_weights: "gaussian" (finetune.py) or "default" (kaiming-uniform A)
     freeze_backbone: bool = False  # without LoRA: train only the heads when true
     dtype: str = "float32"  # "float32" | "bfloat16" | "float16"
     device: str = "cpu"
