@@ -32,6 +32,7 @@ class Setting:
     num_envs: int = 8
     task_embedding: bool = False
     base: list[str] = field(default_factory=list)  # extra overrides of every stage
+    eval_untrained: bool = False  # also score the randomly initialised policy (the main job's "before SFT" row)
     overrides: dict[str, list[str]] = field(default_factory=dict)  # algorithm -> extra config overrides
 
 
@@ -51,7 +52,7 @@ GRPO_ROLLOUT = ["rollout.n_chunks=70"]
 SETTINGS: dict[str, Setting] = {
     "task0": Setting([0], demos=20, sft_steps=1500, rl_minutes={"ppo": 25, "grpo": 20}),
     "spatial10": Setting(list(range(10)), demos=20, sft_steps=6000, rl_minutes={"ppo": 60}, task_embedding=True),
-    "quick": Setting([0], demos=20, sft_steps=1500, rl_minutes={"ppo": 7}),
+    "quick": Setting([0], demos=20, sft_steps=1500, rl_minutes={"ppo": 5}, eval_untrained=True),
     # Checks the script end to end in ~3 minutes (short episodes, tiny budgets); its figures mean nothing.
     "smoke": Setting(
         [0], demos=2, sft_steps=50, rl_minutes={"ppo": 0.2, "grpo": 0.2}, base=["env.max_episode_steps=24"]
@@ -114,6 +115,10 @@ def run_setting(name: str, setting: Setting, root: Path, seed: int) -> dict[str,
     base += setting.base
     result: dict[str, Any] = {"setting": name, "task_ids": setting.task_ids, "demos_per_task": setting.demos}
     result["collect"] = collect(demos, setting, seed)
+    if setting.eval_untrained:
+        result["untrained"] = {
+            "eval": evaluate_run([*base, "policy.init_checkpoint=null"], f"{exp}/untrained_eval", None)
+        }
     t0 = time.perf_counter()
     cfg = _config(base, [f"runner.logger.experiment_name={exp}", f"sft.max_steps={setting.sft_steps}"])
     cfg.policy.init_checkpoint = None
@@ -156,6 +161,8 @@ def print_table(result: dict[str, Any]) -> None:
     t = Table(title=f"{result['setting']}: success on every init state (95% Wilson interval)")
     for col in ("stage", "success", "env steps", "minutes"):
         t.add_column(col)
+    if "untrained" in result:
+        t.add_row("untrained policy", success_row(result["untrained"]["eval"]), "0", "")
     t.add_row(
         f"SFT ({result['demos_per_task']} demos/task)",
         success_row(result["sft"]["eval"]),

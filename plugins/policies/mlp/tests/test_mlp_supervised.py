@@ -112,3 +112,15 @@ def test_fitted_state_normalization_is_used_and_saved():
     unfitted = MLPPolicy(MLPPolicyConfig(min_state_std=0.1), spec, BOX)
     unfitted.load_state_dict({k: v for k, v in policy.state_dict().items() if "state_" not in k}, strict=False)
     assert torch.allclose(unfitted.act(zero, deterministic=True).actions, policy.act(obs, deterministic=True).actions)
+
+
+def test_relative_positions_are_object_minus_gripper():
+    names = ("eef_pos.x", "eef_pos.y", "eef_pos.z", "g", "bowl.pos.x", "bowl.pos.y", "bowl.pos.z", "bowl.quat.w")
+    spec = ObservationSpec(states=(8,), state_names=names)
+    policy = MLPPolicy(MLPPolicyConfig(relative_positions=True), spec, BOX)
+    assert policy.actor_encoder.out_dim == 8 + 3
+    states = torch.tensor([[0.1, 0.2, 0.3, 0.0, 0.15, 0.1, 0.3, 1.0]])
+    feats = policy.actor_encoder({"states": states})
+    torch.testing.assert_close(feats[0, 8:], torch.tensor([0.5, -1.0, 0.0]))  # (bowl - eef) x 10
+    with pytest.raises(ConfigError, match="eef_pos"):
+        MLPPolicy(MLPPolicyConfig(relative_positions=True), ObservationSpec(states=(3,)), BOX)

@@ -49,6 +49,33 @@ class ImageEncoder(nn.Module):
         return torch.relu(self.proj(self.conv(images.float() / 255.0)))
 
 
+RELATIVE_SCALE = 10.0
+"""Relative positions are in metres (a few cm to ~0.5 m): x10 brings them to O(1) like standardized states."""
+
+
+def relative_position_index(obs_spec: ObservationSpec) -> torch.Tensor:
+    """[K, 3] state indices of each object's position, for ``<object>.pos - eef_pos`` features.
+
+    Needs ``state_names`` with ``eef_pos.{x,y,z}`` and ``<object>.pos.{x,y,z}`` (the libero env's
+    ``privileged_state`` layout names its dims this way).
+    """
+    names = list(obs_spec.state_names or ())
+    axes = ("x", "y", "z")
+    if not all(f"eef_pos.{a}" in names for a in axes):
+        raise ConfigError(
+            "policy.relative_positions needs states named eef_pos.x/y/z (observation_spec.state_names).",
+            "Use an env that names its state dims (libero with privileged_state=true), or turn it off.",
+        )
+    objects = sorted({n.split(".")[0] for n in names if n.endswith(".pos.x") and not n.startswith("eef_pos")})
+    if not objects:
+        raise ConfigError(
+            "policy.relative_positions: the states hold no <object>.pos.x/y/z dims.",
+            "Turn on the env's privileged_state, or turn relative_positions off.",
+        )
+    rows = [[names.index(f"{o}.pos.{a}") for a in axes] for o in objects]
+    return torch.tensor([[names.index(f"eef_pos.{a}") for a in axes], *rows], dtype=torch.long)
+
+
 class Encoder(nn.Module):
     """Features from states and/or images, plus a task embedding when the policy is task-conditioned."""
 
@@ -59,6 +86,7 @@ class Encoder(nn.Module):
         cnn_channels: Sequence[int] = (16, 32, 32),
         num_tasks: int = 0,
         task_embedding_dim: int = 0,
+        relative_positions: bool = False,
     ) -> None:
         super().__init__()
         self.use_states = obs_spec.states is not None
@@ -68,6 +96,8 @@ class Encoder(nn.Module):
             dim = int(np.prod(obs_spec.states))
             self.register_buffer("state_mean", torch.zeros(dim))
             self.register_buffer("state_std", torch.ones(dim))
+        # Row 0: eef position; rows 1..K: object positions (a buffer, not saved: derived from the spec).
+        self.relative = relative_position_index(obs_spec) if relative_positions else None
         if use_images and obs_spec.images is None:
             raise ConfigError(
                 "policy.use_images=true but the env returns no images.",
@@ -82,12 +112,16 @@ class Encoder(nn.Module):
             (int(np.prod(obs_spec.states)) if self.use_states else 0)
             + (self.image.out_dim if self.image else 0)
             + task_embedding_dim
+            + (3 * (len(self.relative) - 1) if self.relative is not None else 0)
         )
 
     def forward(self, replay: Replay) -> torch.Tensor:
         parts = []
         if self.use_states:
             parts.append((replay["states"] - self.state_mean) / self.state_std)
+        if self.relative is not None:
+            pos = replay["states"][:, self.relative.to(replay["states"].device)]  # [N, K + 1, 3]
+            parts.append(((pos[:, 1:] - pos[:, :1]) * RELATIVE_SCALE).flatten(1))
         if self.image is not None:
             parts.append(self.image(replay["images"]))
         if self.task is not None:
@@ -130,7 +164,10 @@ class MLPPolicy(ChunkedPolicy):
         c, a = self.action_chunk, self.action_dim
         self.tasks = self._task_vocabulary(cfg, observation_spec)
         self._task_index = {t: i for i, t in enumerate(self.tasks)}
-        enc = (observation_spec, cfg.use_images, cfg.cnn_channels, len(self.tasks), cfg.task_embedding_dim)
+        enc = (
+            observation_spec, cfg.use_images, cfg.cnn_channels, len(self.tasks), cfg.task_embedding_dim,
+            cfg.relative_positions,
+        )  # fmt: skip
         self.actor_encoder = Encoder(*enc)
         low = torch.as_tensor(action_spec.low)
         high = torch.as_tensor(action_spec.high)

@@ -29,6 +29,10 @@ class MLPPolicyConfig:
     policy serves several tasks. The vocabulary is ``tasks``, else the env's ``observation_spec.tasks``."""
     tasks: list[str] = field(default_factory=list)
     """Task descriptions the embedding knows (empty: the env's)."""
+    relative_positions: bool = False
+    """Add ``<object>.pos - eef_pos`` for every object to the features (needs named state dims, e.g.
+    libero's privileged_state): what a gripper must do next depends on where objects are *relative to it*,
+    and an MLP learns that from a few demonstrations far better than from absolute coordinates."""
     normalize_states: bool = True
     """Standardize ``states`` per dim with the demonstrations' mean and std (fitted by ``vlarl sft``,
     stored in the checkpoint). Identity until fitted, so plain RL from scratch is unaffected."""
