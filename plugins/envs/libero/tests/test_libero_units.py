@@ -12,10 +12,13 @@ import pytest
 
 from vlarl.errors import ConfigError, VlarlError
 from vlarl_libero import gl
-from vlarl_libero.env import ACTION_SPEC, LiberoEnv, shape_rewards, split_envs
+from vlarl_libero.env import ACTION_SPEC, LiberoEnv, description_map, shape_rewards, split_envs
+from vlarl_libero.layout import ROBOT_STATE_NAMES, ObjectReadError, object_union, state_names
 from vlarl_libero.register import SUITES, LiberoConfig
 from vlarl_libero.schedule import ResetSchedule
-from vlarl_libero.sim import convert_obs, quat_xyzw_to_axis_angle
+from vlarl_libero.sim import convert_obs, object_poses, quat_xyzw_to_axis_angle
+
+BOTH = ("agentview", "robot0_eye_in_hand")
 
 
 def test_register_module_imports_nothing_heavy() -> None:
@@ -58,6 +61,8 @@ def test_bad_task_id_names_the_valid_range(suite: str, bad: int) -> None:
         ({"num_workers": 3}, "num_workers"),
         ({"num_envs": 0}, "num_envs"),
         ({"fast_render": True, "hard_reset": True}, "hard_reset"),
+        ({"cameras": ["frontview"]}, "frontview"),
+        ({"cameras": ["agentview", "agentview"]}, "repeats"),
     ],
 )
 def test_bad_config_values(override: dict, match: str) -> None:
@@ -70,7 +75,7 @@ def test_fork_start_method_is_refused() -> None:
     from vlarl_libero.worker import WorkerHandle
 
     with pytest.raises(ConfigError, match="spawn"):
-        WorkerHandle(0, 1, SimOptions("libero_spatial", 128, True, 0, False), {}, "fork", None)
+        WorkerHandle(0, 1, SimOptions("libero_spatial", 128, BOTH, 0, False), {}, "fork", None)
 
 
 def test_split_envs() -> None:
@@ -116,14 +121,68 @@ def test_convert_obs_flips_images_and_builds_8_dim_state() -> None:
         "robot0_eef_quat": np.array([0.0, 0.0, np.sin(0.25), np.cos(0.25)]),  # 0.5 rad about z
         "robot0_gripper_qpos": np.array([0.04, -0.04]),
     }
-    out = convert_obs(raw, wrist_camera=True)
+    out = convert_obs(raw, BOTH)
     assert out["images"].shape == (3, 4, 5) and out["images"].dtype == np.uint8
     # Rotated by 180 degrees: the top-left pixel of the output is the bottom-right of the render.
     assert (out["images"][:, 0, 0] == img[-1, -1]).all() and (out["images"][:, -1, -1] == img[0, 0]).all()
     assert (out["wrist_images"][:, 0, 0] == img[-1, -1] + 1).all()
     np.testing.assert_allclose(out["states"], [0.1, 0.2, 0.3, 0, 0, 0.5, 0.04, -0.04], atol=1e-6)
     assert out["states"].dtype == np.float32
-    assert "wrist_images" not in convert_obs(raw, wrist_camera=False)
+    assert set(convert_obs(raw, ("agentview",))) == {"images", "states"}
+    assert set(convert_obs(raw, ("robot0_eye_in_hand",))) == {"wrist_images", "states"}
+    assert set(convert_obs(raw, ())) == {"states"}
+
+
+def test_privileged_state_appends_object_poses_with_zeros_for_absent_objects() -> None:
+    raw = {
+        "robot0_eef_pos": np.zeros(3),
+        "robot0_eef_quat": np.array([1.0, 0, 0, 0]),
+        "robot0_gripper_qpos": np.zeros(2),
+        "bowl_1_pos": np.array([0.1, 0.2, 0.9]),
+        "bowl_1_quat": np.array([0.0, 0.0, 0.0, 1.0]),
+    }
+    layout = ("bowl_1", "plate_1")  # plate_1 belongs to another selected task
+    poses = object_poses(raw, layout, present=("bowl_1",), where="libero_x task 3")
+    np.testing.assert_allclose(poses, [0.1, 0.2, 0.9, 0, 0, 0, 1] + [0] * 7)
+    states = convert_obs(raw, (), poses)["states"]
+    assert states.shape == (8 + 14,) and states.dtype == np.float32
+    with pytest.raises(ObjectReadError, match=r"'plate_1' of libero_x task 3"):
+        object_poses(raw, layout, present=("bowl_1", "plate_1"), where="libero_x task 3")
+
+
+def test_state_layout_is_the_sorted_union_of_the_selected_tasks() -> None:
+    objects = {0: ["plate_1", "bowl_1"], 1: ["bowl_1", "cup_1"], 2: ["mug_1"]}
+    assert object_union(objects, [0, 1], "libero_x") == ("bowl_1", "cup_1", "plate_1")
+    names = state_names(("bowl_1",))
+    assert (
+        names[:8]
+        == ROBOT_STATE_NAMES
+        == (
+            "eef_pos.x",
+            "eef_pos.y",
+            "eef_pos.z",
+            "eef_axis_angle.x",
+            "eef_axis_angle.y",
+            "eef_axis_angle.z",
+            "gripper_qpos.0",
+            "gripper_qpos.1",
+        )
+    )
+    assert names[8:] == (
+        "bowl_1.pos.x",
+        "bowl_1.pos.y",
+        "bowl_1.pos.z",
+        "bowl_1.quat.x",
+        "bowl_1.quat.y",
+        "bowl_1.quat.z",
+        "bowl_1.quat.w",
+    )
+    with pytest.raises(ConfigError, match="libero_x task 3"):
+        object_union({**objects, 3: []}, [0, 3], "libero_x")
+
+
+def test_description_map_leaves_out_shared_descriptions() -> None:
+    assert description_map({0: "a", 1: "b", 2: "a"}) == {"b": 1}
 
 
 def test_axis_angle_matches_robosuite() -> None:
@@ -188,3 +247,20 @@ def test_backend_picked_in_order(monkeypatch: pytest.MonkeyPatch) -> None:
     assert gl.pick_backend("auto") == "egl"
     monkeypatch.setenv("MUJOCO_GL", "osmesa")
     assert gl.pick_backend("auto") == "osmesa"
+
+
+def test_a_worker_config_error_is_a_config_error_not_a_crash() -> None:
+    from vlarl_libero.sim import SimOptions
+    from vlarl_libero.worker import WorkerHandle
+
+    class Conn:
+        def poll(self, timeout: float) -> bool:
+            return True
+
+        def recv(self) -> tuple:
+            return ("config_error", ("object 'plate_1' of libero_x task 3 cannot be read.", "Turn it off."))
+
+    handle = WorkerHandle(0, 1, SimOptions("libero_spatial", 128, (), 0, False), {}, "spawn", None)
+    handle.conn = Conn()
+    with pytest.raises(ConfigError, match="libero_x task 3"):
+        handle.recv(1.0)

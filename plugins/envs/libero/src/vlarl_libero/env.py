@@ -14,9 +14,11 @@ from vlarl.contracts.spaces import ActionDim, ActionSpec, ObservationSpec
 from vlarl.envs.substep import SubStepResult, SubStepVectorEnv
 from vlarl.errors import ConfigError, VlarlError
 from vlarl_libero.gl import gl_env, pick_backend
-from vlarl_libero.register import SUITES, LiberoConfig
+from vlarl_libero.layout import state_names
+from vlarl_libero.register import CAMERA_KEYS, SUITES, LiberoConfig
 from vlarl_libero.schedule import ResetSchedule
 from vlarl_libero.sim import SimOptions
+from vlarl_libero.tasks import TaskInfo
 from vlarl_libero.worker import WorkerFailure, WorkerHandle
 
 log = logging.getLogger(__name__)
@@ -34,7 +36,7 @@ ACTION_SPEC = ActionSpec(
     ),
     gripper="close_positive",
 )
-STATE_DIM = 8  # eef position (3) + axis-angle (3) + gripper joint positions (2)
+STATE_DIM = 8  # eef position (3) + axis-angle (3) + gripper joint positions (2); object poses follow if privileged
 
 
 def validate_config(cfg: LiberoConfig) -> list[int]:
@@ -48,6 +50,13 @@ def validate_config(cfg: LiberoConfig) -> list[int]:
         raise ConfigError(
             f"Task id(s) {bad} do not exist in {cfg.suite}, which has {n_tasks} tasks.",
             f"Set env.task_ids to ids in 0..{n_tasks - 1}, or leave it empty for all tasks.",
+        )
+    cams = list(cfg.cameras)
+    unknown = [c for c in cams if c not in CAMERA_KEYS]
+    if unknown or len(set(cams)) != len(cams):
+        raise ConfigError(
+            f"env.cameras={cams} " + (f"names unknown camera(s) {unknown}." if unknown else "repeats a camera."),
+            f"Use a list of distinct names among {list(CAMERA_KEYS)} ([] renders nothing: states only).",
         )
     checks = [
         (cfg.num_envs >= 1, "env.num_envs must be at least 1", "Set env.num_envs=1 or more."),
@@ -80,6 +89,17 @@ def validate_config(cfg: LiberoConfig) -> list[int]:
     return task_ids
 
 
+def description_map(descriptions: dict[int, str]) -> dict[str, int]:
+    """Task description -> task id, for descriptions that name one selected task only.
+
+    libero_90 reuses a description for tasks in different scenes (16 of its 90); those are left out.
+    """
+    count: dict[str, int] = {}
+    for d in descriptions.values():
+        count[d] = count.get(d, 0) + 1
+    return {d: t for t, d in descriptions.items() if count[d] == 1}
+
+
 def shape_rewards(success: np.ndarray, succeeded_before: np.ndarray, cfg: LiberoConfig) -> np.ndarray:
     """Per-step rewards: ``sparse`` pays while solved, ``pulse`` only on the first success; minus the step penalty."""
     paid = success & ~succeeded_before if cfg.reward_type == "pulse" else success
@@ -100,13 +120,20 @@ class LiberoEnv(SubStepVectorEnv):
         self.cfg = cfg
         self.task_ids = validate_config(cfg)
         super().__init__(cfg.num_envs, cfg.max_episode_steps or SUITES[cfg.suite][1])
-        size = cfg.image_size
+        self.cameras = tuple(cfg.cameras)
         self.action_spec = ACTION_SPEC
-        self.observation_spec = ObservationSpec(
-            states=(STATE_DIM,), images=(3, size, size), wrist_images=(3, size, size) if cfg.wrist_camera else None
-        )
+        # Picked even without cameras: importing robosuite loads a GL binding (EGL unless MUJOCO_GL=osmesa).
         self.gl_backend = pick_backend(cfg.gl_backend)
-        opts = SimOptions(cfg.suite, size, cfg.wrist_camera, cfg.num_settle_steps, cfg.fast_render, cfg.hard_reset)
+        opts = SimOptions(
+            cfg.suite,
+            cfg.image_size,
+            self.cameras,
+            cfg.num_settle_steps,
+            cfg.fast_render,
+            cfg.hard_reset,
+            privileged_tasks=tuple(self.task_ids) if cfg.privileged_state else None,
+            record=cfg.record_sim_states,
+        )
         env_vars = gl_env(self.gl_backend)
         self._workers: list[WorkerHandle] = []
         self._slot: list[tuple[int, int]] = []  # sub-env -> (worker, local index)
@@ -119,6 +146,9 @@ class LiberoEnv(SubStepVectorEnv):
                 worker.start()
             for worker in self._workers:
                 worker.info = worker.recv(cfg.startup_timeout_s)
+        except ConfigError:
+            self.close()
+            raise
         except WorkerFailure as exc:
             self.close()
             raise VlarlError(
@@ -127,20 +157,44 @@ class LiberoEnv(SubStepVectorEnv):
                 "('vlarl doctor'), that offscreen rendering works (MUJOCO_GL=egl or osmesa), and that a script "
                 "creating the env guards it with `if __name__ == '__main__':` (workers are spawned).",
             ) from exc
-        tasks: dict[int, tuple[str, int]] = self._workers[0].info["tasks"]
-        self.task_descriptions = {t: tasks[t][0] for t in self.task_ids}
+        info = self._workers[0].info
+        tasks: dict[int, TaskInfo] = info["tasks"]
+        self.tasks = {t: tasks[t] for t in self.task_ids}
+        self.sim_meta: dict[str, Any] = info["meta"]  # robosuite image convention, controller config, version
+        self.task_descriptions = {t: tasks[t].language for t in self.task_ids}
+        # What to move where: the BDDL goal predicates, e.g. [("on", "akita_black_bowl_1", "plate_1")].
+        self.task_goals: dict[int, list[tuple[str, ...]]] = {t: list(tasks[t].goal) for t in self.task_ids}
+        self.task_id_by_description = description_map(self.task_descriptions)
+        # Objects whose poses follow the robot dims in states (sorted union over the selected tasks), or ().
+        self.state_objects: tuple[str, ...] = tuple(info["layout"] or ())
+        names = state_names(self.state_objects)
+        size = cfg.image_size
+        self.observation_spec = ObservationSpec(
+            states=(len(names),),
+            images=(3, size, size) if "agentview" in self.cameras else None,
+            wrist_images=(3, size, size) if "robot0_eye_in_hand" in self.cameras else None,
+            state_names=names,
+            tasks=tuple(sorted(set(self.task_descriptions.values()))),
+        )
         self._schedule = ResetSchedule(
-            self.task_ids, {t: tasks[t][1] for t in self.task_ids}, cfg.seed, cfg.shuffle_reset_states
+            self.task_ids, {t: tasks[t].num_states for t in self.task_ids}, cfg.seed, cfg.shuffle_reset_states
         )
         self.reset_state_ids = np.full(cfg.num_envs, -1, dtype=np.int64)
         self._succeeded = np.zeros(cfg.num_envs, dtype=bool)
         self._failed = np.zeros(cfg.num_envs, dtype=bool)
         self._errors: list[str] = []
+        self._records: list[dict[str, np.ndarray] | None] = [None] * cfg.num_envs
 
     # ------------------------------------------------------------------ helpers
     @property
     def worker_pids(self) -> list[int]:
         return [w.process.pid for w in self._workers]
+
+    @property
+    def num_reset_states(self) -> int:
+        """(task, init state) pairs of the selected tasks: a reset with seed s starts from pair s % this.
+        ``vlarl eval`` plays each once per pass, LIBERO's evaluation protocol."""
+        return self._schedule.num_pairs
 
     def pair_of(self, env_id: int) -> tuple[int, int]:
         """(task id, init state id) of the current episode of sub-env ``env_id``."""
@@ -174,7 +228,27 @@ class LiberoEnv(SubStepVectorEnv):
                 "Check the error above (memory, rendering backend, the libero install) and start the run again.",
             ) from exc
 
-    def _stack(self, parts: list[dict[str, np.ndarray]], ids: np.ndarray) -> ObsBatch:
+    def sim_records(self) -> list[dict[str, np.ndarray]]:
+        """Per sub-env, the MuJoCo state and raw robot readings behind its current observation.
+
+        Needs ``record_sim_states``. Keys: sim_state (flattened MuJoCo state), joint_pos (7), eef_pos (3),
+        eef_quat (4, xyzw), gripper_qpos (2), and object (the privileged poses) when privileged_state is on.
+        """
+        if not self.cfg.record_sim_states:
+            raise ConfigError("env.sim_records() needs env.record_sim_states=true.", "Set env.record_sim_states=true.")
+        if any(r is None for r in self._records):
+            raise VlarlError("env.sim_records() was called before reset().", "Call env.reset() first.")
+        return list(self._records)  # type: ignore[arg-type]
+
+    def model_xml(self, env_id: int) -> str:
+        """MJCF of the scene sub-env ``env_id`` has loaded (a demonstration's ``model_file``)."""
+        w, j = self._slot[env_id]
+        self._workers[w].send("model_xml", j)
+        return str(self._workers[w].recv(self.cfg.step_timeout_s))
+
+    def _stack(self, parts: list[dict[str, Any]], ids: np.ndarray) -> ObsBatch:
+        for i, part in zip(ids, parts):
+            self._records[int(i)] = part.pop("record", None)
         obs: dict[str, Any] = {k: np.stack([p[k] for p in parts]) for k in parts[0]}
         obs["task_descriptions"] = [self.task_descriptions[self.pair_of(int(i))[0]] for i in ids]
         return obs  # type: ignore[return-value]
@@ -273,8 +347,8 @@ class LiberoEnv(SubStepVectorEnv):
         return out
 
     def render_frames(self) -> np.ndarray | None:
-        if self.current_observations is None:
-            return None
+        if self.current_observations is None or "images" not in self.current_observations:
+            return None  # before the first reset, or the agentview camera is off
         return np.ascontiguousarray(self.current_observations["images"].transpose(0, 2, 3, 1))
 
     def close(self) -> None:

@@ -14,7 +14,10 @@ from dataclasses import asdict
 from typing import Any
 
 from vlarl.errors import ConfigError
+from vlarl_libero.layout import ObjectReadError
 from vlarl_libero.sim import SimOptions
+
+OBJECT_FIX = "Turn env.privileged_state off for this task, or select tasks whose objects robosuite exposes."
 
 
 class WorkerFailure(RuntimeError):
@@ -31,12 +34,20 @@ def _worker_main(
 ) -> None:
     os.environ.update(env_vars)
     try:
-        from vlarl_libero.sim import LiberoSim, prepare_libero_import, suite_info
+        from vlarl_libero.layout import object_union
+        from vlarl_libero.sim import LiberoSim, prepare_libero_import
+        from vlarl_libero.tasks import sim_meta, suite_info
 
         prepare_libero_import(config_dir)
         sim_opts = SimOptions(**opts)
-        sims = [LiberoSim(sim_opts) for _ in range(n_local)]
-        conn.send(("ok", {"pid": os.getpid(), "tasks": suite_info(sim_opts.suite)}))
+        tasks = suite_info(sim_opts.suite)
+        chosen = sim_opts.privileged_tasks
+        layout = None if chosen is None else object_union({t: tasks[t].objects for t in tasks}, chosen, sim_opts.suite)
+        sims = [LiberoSim(sim_opts, tasks, layout) for _ in range(n_local)]
+        conn.send(("ok", {"pid": os.getpid(), "tasks": tasks, "layout": layout, "meta": sim_meta()}))
+    except ConfigError as exc:
+        conn.send(("config_error", (exc.problem, exc.fix)))
+        return
     except Exception:
         conn.send(("error", traceback.format_exc()))
         return
@@ -50,6 +61,8 @@ def _worker_main(
                 result: Any = [sims[j].reset(task, state) for j, task, state in payload]
             elif cmd == "step":
                 result = [sims[j].step(action) for j, action in payload]
+            elif cmd == "model_xml":
+                result = sims[payload].model_xml()
             elif cmd == "close":
                 for sim in sims:
                     sim.close()
@@ -58,6 +71,8 @@ def _worker_main(
             else:
                 raise ValueError(f"unknown command {cmd!r}")
             conn.send(("ok", result))
+        except ObjectReadError as exc:
+            conn.send(("config_error", (str(exc), OBJECT_FIX)))
         except Exception:
             conn.send(("error", traceback.format_exc()))
 
@@ -114,6 +129,8 @@ class WorkerHandle:
                 raise WorkerFailure(self.index, f"process died (exit code {self.process.exitcode})")
             if time.monotonic() >= deadline:
                 raise WorkerFailure(self.index, f"no answer within {timeout:.0f} s")
+        if status == "config_error":  # bad settings, not a crash: no restart would help
+            raise ConfigError(*payload)
         if status != "ok":
             raise WorkerFailure(self.index, f"raised an error:\n{payload}")
         return payload
