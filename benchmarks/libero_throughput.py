@@ -110,7 +110,7 @@ def fidelity(hard_reset: bool) -> str:
     env.close()
     stock, raw = stock_env(128)
     stock.close()
-    ref = convert_obs(raw, wrist_camera=True)
+    ref = convert_obs(raw, cameras=("agentview", "robot0_eye_in_hand"))
     diffs = {
         k: float(np.abs(ours[k][0].astype(np.float64) - ref[k]).max()) for k in ("images", "wrist_images", "states")
     }
