@@ -34,4 +34,4 @@ for dir in plugins/*/*/; do
   [ -f "$dir/pyproject.toml" ] && args+=(-e "$dir")
 done
 "${PIP[@]}" install "${args[@]}" ${VLARL_EXTRA_PIP:-}
-"${PIP[@]}" install "pytest>=7" "pytest-timeout>=2" "ruff>=0.6" "setuptools>=68"
+"${PIP[@]}" install "pytest>=7" "pytest-timeout>=2" "ruff>=0.6" "setuptools>=77"

@@ -15,6 +15,23 @@ from collections.abc import Sequence
 from vlarl.errors import VlarlError
 
 
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} is not >= 1 (a chunk holds at least one action)")
+    return value
+
+
+INDEX_NOTE = (
+    "note: vlarl distributions are not on a public index; 'pip install vlarl-<name>' works with the wheels of a "
+    "vlarl checkout: bash scripts/build_wheels.sh, then pip install vlarl-<name> --find-links <checkout>/dist "
+    "(or pip install -e <checkout>/plugins/<kind>/<name>)."
+)
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="vlarl", description="RL fine-tuning of VLA policies: envs, policies and algorithms as plugins."
@@ -36,7 +53,7 @@ def _parser() -> argparse.ArgumentParser:
     sc.add_argument("kind", choices=["env", "policy", "algo"])
     sc.add_argument("name")
     sc.add_argument("overrides", nargs="*", metavar="key=value", help="settings of the checked plugin")
-    sc.add_argument("--chunk-len", type=int, default=4, help="chunk length for env checks (default 4)")
+    sc.add_argument("--chunk-len", type=_positive_int, default=4, help="chunk length for env checks (default 4)")
     sc.add_argument("--env", default="gymnasium", help="env used to check an algorithm (default: gymnasium)")
     sc.add_argument("--policy", default="mlp", help="policy used to check an algorithm (default: mlp)")
 
@@ -63,12 +80,16 @@ def _registry(args: argparse.Namespace):  # -> Registry, typed lazily to keep im
     return registry
 
 
+def _print_registry_problems(registry, messages: list[str]) -> None:
+    for msg in registry.warnings:
+        print(f"warning: {msg}", file=sys.stderr)
+    for msg in [f.message() for f in registry.failures] + messages:
+        print(f"error: {msg}", file=sys.stderr)
+
+
 def cmd_plugins(args: argparse.Namespace) -> int:
     registry = _registry(args)
-    details: dict[str, list[str]] = {}
-    for result in registry.pm.hook.vlarl_plugin_details(registry=registry):
-        for key, lines in (result or {}).items():
-            details.setdefault(key, []).extend(lines)
+    details, detail_errors = registry.details()
     rows = []
     for p in registry.list(args.kind):
         missing = p.spec.missing_requirements()
@@ -84,25 +105,30 @@ def cmd_plugins(args: argparse.Namespace) -> int:
                 "missing": [{"what": r.missing(), "fix": r.fix} for r in missing],
                 "aliases": list(p.spec.aliases),
                 "details": details.get(f"{p.spec.kind}:{p.spec.name}", []),
+                "clash": [d for d in registry.clashes(p.spec.kind, p.spec.name) if d != p.distribution],
             }
         )
-    failures = [f.message() for f in registry.failures]
     if args.json:
         print(json.dumps(rows, indent=2))
-        for msg in failures:
-            print(msg, file=sys.stderr)
+        _print_registry_problems(registry, detail_errors)
         return 0
     if not rows:
         print("No vlarl plugins installed. Install one, e.g. pip install -e plugins/envs/gymnasium")
     for r in rows:
         status = "ok" if r["ok"] else "MISSING"
         print(f"{r['kind']:<7} {r['name']:<16} {r['distribution']} {r['version']}  [{status}]  {r['description']}")
+        if r["clash"]:
+            print(
+                f"         CLASH: '{r['name']}' is also provided by {', '.join(r['clash'])}; pick one with "
+                f"{r['kind']}.name={r['distribution']}:{r['name']} or disable the others (--disable-plugins)."
+            )
         for m in r["missing"]:
             print(f"         - {m['what']}; fix: {m['fix']}")
         for line in r["details"]:
             print(f"         {line}")
-    for msg in failures:
-        print(f"error: {msg}", file=sys.stderr)
+    if any("pip install vlarl-" in m["fix"] for r in rows for m in r["missing"]):
+        print(INDEX_NOTE)
+    _print_registry_problems(registry, detail_errors)
     return 0
 
 
@@ -122,9 +148,15 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     from vlarl.doctor import doctor_lines
 
     ok = True
+    index_note = False
     for line, good in doctor_lines(registry):
         ok &= good
+        index_note |= not good and "pip install vlarl-" in line
         print(f"[{'ok' if good else '!!'}] {line}")
+    for msg in registry.warnings:
+        print(f"[ok] warning: {msg}")
+    if index_note:
+        print(INDEX_NOTE)
     return 0 if ok else 1
 
 
@@ -166,12 +198,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     except VlarlError as exc:
         if debug:
             traceback.print_exc()
-        print(f"error: {exc.problem}", file=sys.stderr)
-        if exc.fix:
-            print(f"fix: {exc.fix}", file=sys.stderr)
+        # A VlarlError raised inside a Ray actor arrives as a copy without its attributes.
+        problem = getattr(exc, "problem", None) or str(exc).split("\nFix: ")[0]
+        fix = getattr(exc, "fix", None)
+        print(f"error: {problem}", file=sys.stderr)
+        if fix:
+            print(f"fix: {fix}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
+    except KeyboardInterrupt as exc:
+        # The run says what it saved and which checkpoint is the last complete one.
+        print(getattr(exc, "message", None) or "interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:  # e.g. `vlarl plugins | head`: the reader left, nothing to report
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 import os
+import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
 from importlib.metadata import EntryPoint, entry_points
@@ -22,6 +23,16 @@ from vlarl.plugins.spec import ENTRY_POINT_GROUPS, EXTENSION_GROUP, KINDS, Kind,
 ALLOW_ENV = "VLARL_PLUGINS"
 DENY_ENV = "VLARL_DISABLE_PLUGINS"
 KIND_PLURAL = {"env": "envs", "policy": "policies", "algo": "algos", "dataset": "datasets"}
+HEAVY_MODULES = (
+    "torch", "tensorflow", "jax", "transformers", "timm", "peft", "mujoco", "robosuite", "libero", "isaaclab",
+    "isaacsim", "omnigibson", "ray", "cv2",
+)  # fmt: skip
+"""Modules a registration module must not import: ``vlarl plugins`` would load them for every listing."""
+INSTALL_HINT = (
+    "pip install vlarl-<name> --find-links dist/ after 'bash scripts/build_wheels.sh' in a vlarl checkout, "
+    "or pip install -e plugins/<kind>/<name> from it"
+)
+"""How a plugin of this repository is installed: its distributions are not on a public index."""
 
 
 @dataclass(frozen=True)
@@ -50,7 +61,7 @@ class LoadFailure:
         return (
             f"Plugin '{self.entry_point}' ({self.group}) from {self.distribution} {self.version} "
             f"failed to load: {self.error}. Fix: reinstall it (pip install --force-reinstall "
-            f"{self.distribution}) or disable it with {DENY_ENV}={self.entry_point}."
+            f"{self.distribution}, or report it to its authors) or disable it with {DENY_ENV}={self.entry_point}."
         )
 
 
@@ -79,6 +90,8 @@ class Registry:
         # Historic: each plugin registered later gets its vlarl_addhooks called on registration.
         self.pm.hook.vlarl_addhooks.call_historic(kwargs={"pluginmanager": self.pm})
         self.failures: list[LoadFailure] = []
+        self.warnings: list[str] = []
+        """Problems that do not stop a plugin, e.g. a registration module importing torch."""
         self.provided: dict[tuple[Kind, str], list[Provided]] = {}
         all_eps = list(eps) if eps is not None else self._installed_entry_points()
         self._load(all_eps)
@@ -99,15 +112,23 @@ class Registry:
             dist, version = _dist_of(ep)
             if not self._enabled(ep, dist):
                 continue
+            before = set(sys.modules)
             try:
                 module = ep.load()
                 name = f"{ep.group}:{ep.name}:{dist}"
                 if self.pm.is_registered(module):
                     continue
                 self.pm.register(module, name=name)
-            except Exception as exc:  # a broken plugin must not take the others down
-                self.failures.append(LoadFailure(ep.group, ep.name, dist, version, f"{type(exc).__name__}: {exc}"))
+            except (Exception, SystemExit) as exc:  # a broken plugin must not take the others down
+                self.failures.append(LoadFailure(ep.group, ep.name, dist, version, _describe(exc)))
                 continue
+            heavy = sorted({m.split(".")[0] for m in set(sys.modules) - before} & set(HEAVY_MODULES))
+            if heavy:
+                self.warnings.append(
+                    f"Plugin '{ep.name}' ({dist}): its registration module {ep.value} imports {', '.join(heavy)}, "
+                    "which slows down every 'vlarl plugins' / 'vlarl check' start. Fix (for its authors): import "
+                    "heavy modules only in the factory module that PluginSpec.factory names."
+                )
             if ep.group not in ENTRY_POINT_GROUPS:
                 continue
             expected_kind = ENTRY_POINT_GROUPS[ep.group]
@@ -124,8 +145,8 @@ class Registry:
                             f"{spec.kind} '{spec.name}' declared under the entry-point group {ep.group}; "
                             f"declare it under {next(g for g, k in ENTRY_POINT_GROUPS.items() if k == spec.kind)}"
                         )
-            except Exception as exc:
-                self.failures.append(LoadFailure(ep.group, ep.name, dist, version, f"{type(exc).__name__}: {exc}"))
+            except (Exception, SystemExit) as exc:
+                self.failures.append(LoadFailure(ep.group, ep.name, dist, version, _describe(exc)))
                 continue
             for spec in specs:
                 provided = Provided(spec, dist, version, ep.value)
@@ -151,6 +172,30 @@ class Registry:
         order = {k: i for i, k in enumerate(KINDS)}
         return sorted(seen.values(), key=lambda p: (order[p.spec.kind], p.spec.name, p.distribution))
 
+    def clashes(self, kind: Kind, name: str) -> list[str]:
+        """The distributions that provide ``kind`` ``name``, when more than one does."""
+        dists = sorted({p.distribution for p in self.provided.get((kind, name), [])})
+        return dists if len(dists) > 1 else []
+
+    def details(self) -> tuple[dict[str, list[str]], list[str]]:
+        """Each plugin's ``vlarl_plugin_details`` lines, called plugin by plugin: one that raises is named
+        (second element) and the others still show."""
+        out: dict[str, list[str]] = {}
+        errors: list[str] = []
+        for impl in self.pm.hook.vlarl_plugin_details.get_hookimpls():
+            who = self.pm.get_name(impl.plugin) or "?"
+            dist = who.rsplit(":", 1)[-1]
+            try:
+                result = impl.function(registry=self)
+                for key, lines in (result or {}).items():
+                    out.setdefault(key, []).extend(str(line) for line in lines)
+            except (Exception, SystemExit) as exc:
+                errors.append(
+                    f"The vlarl_plugin_details hook of {dist} failed ({_describe(exc)}); its extra lines are "
+                    f"missing from this listing. Fix: report it to the authors of {dist}."
+                )
+        return out, errors
+
     def get(self, kind: Kind, name: str) -> Provided:
         """Look up ``name`` (or ``distribution:name`` to pick among duplicates)."""
         if kind not in KINDS:
@@ -159,6 +204,13 @@ class Registry:
         if ":" in name:
             dist, name = name.split(":", 1)
         candidates = self.provided.get((kind, name), [])
+        if dist is not None and candidates and not any(p.distribution == dist for p in candidates):
+            others = sorted({p.distribution for p in candidates})
+            raise PluginError(
+                f"No {kind} '{name}' from the distribution '{dist}': it is not installed or provides no {kind} "
+                f"'{name}'. The {kind} '{name}' is provided by {', '.join(others)}.",
+                f"Write '{others[0]}:{name}' (or just '{name}'), or install {dist}.",
+            )
         if dist is not None:
             candidates = [p for p in candidates if p.distribution == dist]
         if not candidates:
@@ -185,7 +237,7 @@ class Registry:
 
     def _unknown_fix(self, kind: Kind) -> str:
         return (
-            f"Install the plugin that provides it (e.g. pip install vlarl-<name>), check "
+            f"Install the plugin that provides it ({INSTALL_HINT}), check "
             f"{ALLOW_ENV}/{DENY_ENV}, and run 'vlarl plugins --kind {kind}' to see what is installed."
         )
 
@@ -201,6 +253,12 @@ class Registry:
             dist = self.pm.get_name(impl.plugin).rsplit(":", 1)[-1]
             out.append((dist, impl.function(**kwargs)))
         return out
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, SystemExit):
+        return f"it called sys.exit({exc.code!r}) while being loaded"
+    return f"{type(exc).__name__}: {exc}"
 
 
 _REGISTRY: Registry | None = None

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,7 @@ import torch
 from omegaconf import DictConfig
 
 from vlarl.errors import ConfigError
-from vlarl.runner.checkpoint import latest_checkpoint, load_weights
+from vlarl.runner import checkpoint as ckpt
 from vlarl.runner.context import build_env, build_policy, pick_device, run_dir, seed_everything
 from vlarl.runner.rollout import to_env_actions
 from vlarl.runner.setup import validate
@@ -129,32 +130,51 @@ def table(summary: dict[str, Any]) -> str:
     return buf.getvalue()
 
 
+def _eval_weights(checkpoint: Any, root: Path) -> tuple[Path | None, dict[str, Any] | None]:
+    """The checkpoint ``vlarl eval`` scores and its weights: ``checkpoint=PATH``; else (``auto`` or unset) the
+    newest one under the run's checkpoints that reads, past damaged ones (each named in a warning)."""
+    if checkpoint not in (None, "auto"):
+        path = Path(str(checkpoint))
+        return path, ckpt.read_weights(path)
+    for path in reversed(ckpt.complete_checkpoints(root)):
+        try:
+            return path, ckpt.read_weights(path)
+        except ckpt.CheckpointError as exc:
+            print(f"warning: {exc.problem} Falling back to the previous checkpoint.", file=sys.stderr, flush=True)
+    if checkpoint == "auto":
+        raise ConfigError(
+            f"checkpoint=auto found no readable checkpoint under {root}.",
+            "Pass checkpoint=PATH of a step_XXXXXX directory.",
+        )
+    return None, None
+
+
 def evaluate(cfg: DictConfig) -> dict[str, Any]:
     checkpoint = cfg.get("checkpoint")
     spec = validate(cfg)
     seed_everything(spec.runner.seed)
     out_dir = run_dir(spec)
-    if checkpoint in (None, "auto"):
-        found = latest_checkpoint(out_dir / "checkpoints")
-        if checkpoint == "auto" and found is None:
-            raise ConfigError(
-                f"checkpoint=auto found no checkpoint under {out_dir / 'checkpoints'}.",
-                "Pass checkpoint=PATH of a step_XXXXXX directory.",
-            )
-        path = found
-    else:
-        path = Path(str(checkpoint))
+    path, weights = _eval_weights(checkpoint, out_dir / "checkpoints")
+    if path is None:
+        start = f"policy.init_checkpoint={spec.init_checkpoint}" if spec.init_checkpoint else "its random initialisation"
+        print(
+            f"note: no checkpoint given (checkpoint=PATH) and none under {out_dir / 'checkpoints'}: evaluating the "
+            f"policy's initial weights ({start}).",
+            file=sys.stderr,
+            flush=True,
+        )
     env = build_env(spec)
     try:
         policy = build_policy(spec, env, pick_device(spec.runner.device))  # from policy.init_checkpoint, if set
-        if path is not None:
-            load_weights(path, policy)
+        if path is not None and weights is not None:
+            ckpt.apply_weights(weights, policy, f"Checkpoint {path / 'model.safetensors'}", ckpt.SAME_POLICY_FIX)
         policy.eval()
         results = run_rounds(env, policy, spec.runner.eval_episodes, spec.runner.deterministic_eval, spec.runner.seed)
     finally:
         env.close()
     summary = summarize(results)
     summary["checkpoint"] = str(path) if path else None
+    summary["weights"] = "checkpoint" if path else ("init_checkpoint" if spec.init_checkpoint else "initial")
     eval_dir = out_dir / "eval"
     eval_dir.mkdir(parents=True, exist_ok=True)
     (eval_dir / "results.json").write_text(json.dumps(summary, indent=2))

@@ -11,7 +11,7 @@ from typing import Any
 
 from omegaconf import OmegaConf
 
-from vlarl.plugins.build import factory_of
+from vlarl.plugins.build import call_factory
 from vlarl.runner.context import build_env, run_dir, save_resolved_config, seed_everything
 from vlarl.runner.logger import MetricLogger
 from vlarl.runner.setup import RunSpec
@@ -25,7 +25,7 @@ def train_external(spec: RunSpec) -> Any:
     out = run_dir(spec)
     save_resolved_config(spec, out)
     provided, config, _ = spec.plugins["algorithm"]
-    algo = factory_of(provided)(config)
+    algo = call_factory(provided, config)
     env = build_env(spec)
     logger = MetricLogger(out, r.logger.logger_backends, r.logger.project_name, r.logger.experiment_name,
                           OmegaConf.to_container(spec.raw, resolve=True))  # fmt: skip

@@ -1,7 +1,8 @@
-"""The training loop both backends share: logging, progress, checkpoints, Ctrl-C, non-finite stop."""
+"""The training loop both backends share: logging, progress, checkpoints, retention, Ctrl-C, non-finite stop."""
 
 from __future__ import annotations
 
+import sys
 import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
@@ -10,6 +11,8 @@ from pathlib import Path
 import numpy as np
 
 from vlarl.errors import VlarlError
+from vlarl.runner import checkpoint as ckpt
+from vlarl.runner.interrupt import Interrupted, StopRequest
 from vlarl.runner.logger import MetricLogger
 from vlarl.runner.progress import TrainingProgress
 from vlarl.runner.rollout import EpisodeLog
@@ -52,13 +55,38 @@ class Rewind(Exception):
         self.iteration = iteration
 
 
-def _check_finite(metrics: dict[str, float], iteration: int) -> None:
+def last_checkpoint_text(root: Path) -> str:
+    """``the last checkpoint <path> is intact`` or ``no checkpoint was written yet``: what a stopped run left."""
+    last = ckpt.latest_checkpoint(root)
+    return f"the last checkpoint {last} is intact" if last is not None else "no checkpoint was written yet"
+
+
+def _check_finite(metrics: dict[str, float], iteration: int, root: Path) -> None:
     bad = [k for k, v in metrics.items() if not np.isfinite(v)]
     if bad:
+        has_checkpoint = ckpt.latest_checkpoint(root) is not None
         raise VlarlError(
-            f"Iteration {iteration}: non-finite metrics {bad}; training stopped, the last checkpoint is intact.",
-            "Lower the learning rate or check the env's rewards; resume with runner.resume=auto.",
+            f"Iteration {iteration}: non-finite metrics {bad}; training stopped, {last_checkpoint_text(root)}.",
+            "Lower the learning rate or check the env's rewards"
+            + ("; resume with runner.resume=auto." if has_checkpoint else ", then start the run again."),
         )
+
+
+def warn(message: str) -> None:
+    print(f"warning: {message}", file=sys.stderr, flush=True)
+
+
+def resume_report(
+    loaded: ckpt.LoadedCheckpoint, config: dict, notes: list[str], ignore: tuple[str, ...] = ("runner.resume",)
+) -> list[str]:
+    """What a resumed run prints: where it resumes from, and each setting that changed since that checkpoint."""
+    lines = [f"Resuming from {loaded.path} (step {loaded.meta['iteration']})."]
+    changes = ckpt.config_changes(loaded.meta.get("config"), config, ignore)
+    if changes:
+        lines.append("  Settings changed since that checkpoint; the current config applies from here on:")
+        lines += [f"    {c}" for c in changes]
+    lines += [f"  {n}" for n in notes]
+    return lines
 
 
 def iteration_metrics(
@@ -92,8 +120,17 @@ class TrainLoop(ABC):
         """Rollout + update; returns the iteration's metrics."""
 
     @abstractmethod
-    def save(self, iteration: int) -> Path:
-        """Checkpoint after ``iteration`` completed iterations."""
+    def save(self, iteration: int, metrics: dict[str, float] | None = None) -> Path:
+        """Checkpoint after ``iteration`` completed iterations (``metrics``: the last one's, kept in meta.json)."""
+
+    ckpt_root: Path
+
+    def checkpoint(self, iteration: int, metrics: dict[str, float]) -> Path:
+        """Save, then apply the retention settings (never removing the checkpoint just written)."""
+        path = self.save(iteration, metrics)
+        r = self.spec.runner
+        ckpt.prune_checkpoints(self.ckpt_root, r.keep_checkpoints, r.keep_best, r.keep_best_mode, protect=[path])
+        return path
 
     def close(self) -> None:
         """Release envs and workers."""
@@ -126,28 +163,58 @@ class TrainLoop(ABC):
         it = self.start
         metrics: dict[str, float] = {}
         deadline = None if r.max_minutes is None else time.monotonic() + 60.0 * r.max_minutes
+        phase = "iteration"
+        stop = StopRequest("iteration")
         try:
-            while it < r.max_epochs:
-                try:
-                    metrics = self.iteration(it)
-                except Rewind as rewind:
-                    print(f"{rewind}; going on from iteration {rewind.iteration}.", flush=True)
-                    it = rewind.iteration
-                    continue
-                _check_finite(metrics, it)
-                self.logger.log(metrics, step=it)
-                progress.update(it, metrics, print_line=(it + 1) % r.log_interval == 0)
-                out_of_time = deadline is not None and time.monotonic() >= deadline
-                if (it + 1) % r.save_interval == 0 or it + 1 == r.max_epochs or out_of_time:
-                    self.save(it + 1)
-                it += 1
-                if out_of_time:
-                    print(f"runner.max_minutes={r.max_minutes:g} reached after {it} iterations.", flush=True)
-                    break
-        except KeyboardInterrupt:
-            # Iteration `it` did not finish: checkpoint what did.
-            self.save(it)
+            with stop:
+                while it < r.max_epochs:
+                    phase = "iteration"
+                    try:
+                        metrics = self.iteration(it)
+                    except Rewind as rewind:
+                        print(f"{rewind}; going on from iteration {rewind.iteration}.", flush=True)
+                        it = rewind.iteration
+                        continue
+                    except Exception as exc:
+                        if not stop.requested:
+                            raise
+                        # The terminal sends Ctrl-C to the env's worker processes too; they may have quit.
+                        raise Interrupted(
+                            f"Interrupted: iteration {it + 1} of {r.max_epochs} failed after Ctrl-C "
+                            f"({type(exc).__name__}: {exc}); nothing of it was saved, "
+                            f"{last_checkpoint_text(self.ckpt_root)}."
+                        ) from exc
+                    phase = "completed"
+                    _check_finite(metrics, it, self.ckpt_root)
+                    self.logger.log(metrics, step=it)
+                    progress.update(it, metrics, print_line=(it + 1) % r.log_interval == 0)
+                    it += 1
+                    out_of_time = deadline is not None and time.monotonic() >= deadline
+                    if it % r.save_interval == 0 or it == r.max_epochs or out_of_time or stop.requested:
+                        phase = "save"
+                        self.checkpoint(it, metrics)
+                    phase = "between"
+                    if stop.requested:
+                        raise Interrupted(
+                            f"Stopped by Ctrl-C after {it} iterations; checkpoint {self.last_checkpoint}. "
+                            "Continue with runner.resume=auto."
+                        )
+                    if out_of_time:
+                        print(f"runner.max_minutes={r.max_minutes:g} reached after {it} iterations.", flush=True)
+                        break
+        except Interrupted:
             raise
+        except KeyboardInterrupt:
+            # A second Ctrl-C (or one without the handler): never save a half-finished iteration.
+            target = self.ckpt_root / f"{ckpt.PREFIX}{it:06d}"
+            what = {
+                "save": f"the checkpoint {target} was not written (its temporary files were removed)"
+                if target != self.last_checkpoint
+                else f"stopped after writing {target}",
+                "completed": f"iteration {it + 1} of {r.max_epochs} completed but was not saved",
+                "between": f"stopped after {it} iterations",
+            }.get(phase, f"iteration {it + 1} of {r.max_epochs} did not complete and nothing of it was saved")
+            raise Interrupted(f"Interrupted: {what}; {last_checkpoint_text(self.ckpt_root)}.") from None
         finally:
             progress.close()
             self.logger.close()

@@ -42,8 +42,9 @@ from vlarl.runner.context import (
     save_resolved_config,
     seed_everything,
 )
+from vlarl.runner.interrupt import pause_point
 from vlarl.runner.logger import MetricLogger
-from vlarl.runner.loop import Rewind, TrainLoop, iteration_metrics
+from vlarl.runner.loop import Rewind, TrainLoop, iteration_metrics, resume_report, warn
 from vlarl.runner.placement import parse_placement
 from vlarl.runner.rollout import EpisodeLog, RolloutRecorder, convert_actions
 from vlarl.runner.setup import RunSpec
@@ -177,10 +178,19 @@ class ActorWorker:
             ckpt.save_checkpoint(Path(root), iteration, self.policy, {"algorithm": self.algo.state_dict()}, meta)
         )
 
-    def load(self, path: str) -> dict[str, Any]:
-        trainer_state, meta = ckpt.load_checkpoint(Path(path), self.policy)
-        self.algo.load_state_dict(trainer_state["algorithm"])
-        return meta
+    def resume(self, resume: str | None, root: str) -> dict[str, Any] | None:
+        """Load what ``runner.resume`` names (``auto``: the newest checkpoint that reads, past damaged ones).
+
+        Returns None when there is nothing to resume, else the path, meta, the damaged checkpoints skipped
+        and the algorithm's notes on changed settings; the driver prints them.
+        """
+        loaded, warnings = ckpt.read_for_resume(resume, Path(root))
+        if loaded is None:
+            return None if not warnings else {"path": None, "warnings": warnings}
+        ckpt.restore(loaded, self.policy)
+        self.algo.load_state_dict(loaded.trainer_state["algorithm"])
+        loaded.weights, loaded.trainer_state = {}, {}  # the driver needs the path and meta only
+        return {"loaded": loaded, "warnings": warnings, "notes": list(getattr(self.algo, "resume_notes", []))}
 
 
 class RayTrainer(TrainLoop):
@@ -230,20 +240,33 @@ class RayTrainer(TrainLoop):
         self.actor = self._make_actor()
         self.rollout = self._make_rollout_worker()
         self.ckpt_root = self.dir / "checkpoints"
+        for note in ckpt.clean_incomplete(self.ckpt_root):
+            print(f"checkpoints: {note}", flush=True)
         self.start, self.env_steps = 0, 0
-        resume = spec.runner.resume
-        path = ckpt.latest_checkpoint(self.ckpt_root) if resume == "auto" else (Path(resume) if resume else None)
-        if path is not None:
-            meta = ray.get(self.actor.load.remote(str(path)))
-            self.start, self.env_steps = int(meta["iteration"]), int(meta["env_steps"])
+        config = OmegaConf.to_container(spec.raw, resolve=True)
+        loaded = self._resume(spec.runner.resume)
+        if loaded is not None:
+            print("\n".join(resume_report(loaded["loaded"], config, loaded["notes"])), flush=True)
         self._push_weights()
         self.gripper, self.has_critic = ray.get(self.rollout.info.remote())
         r = spec.runner
         self.logger = MetricLogger(self.dir, r.logger.logger_backends, r.logger.project_name, r.logger.experiment_name,
-                                   OmegaConf.to_container(spec.raw, resolve=True))  # fmt: skip
+                                   config, resume_step=self.start if loaded is not None else None)  # fmt: skip
         self.algo_reset_options = self.ray.get(self.actor.reset_options.remote())
         self.stage_obs: list[ObsBatch] | None = None
         """Each stage's observations after the last rollout; None forces a reset."""
+
+    def _resume(self, resume: str | None) -> dict[str, Any] | None:
+        """Resume the training actor from ``resume``; sets start, env_steps and last_checkpoint."""
+        out = self.ray.get(self.actor.resume.remote(resume, str(self.ckpt_root)))
+        for w in (out or {}).get("warnings", []):
+            warn(w)
+        if out is None or out.get("loaded") is None:
+            return None
+        meta = out["loaded"].meta
+        self.start, self.env_steps = int(meta["iteration"]), int(meta.get("env_steps", 0))
+        self.last_checkpoint = out["loaded"].path
+        return out
 
     def _make_actor(self) -> Any:
         # Devices are set per process by _restrict, not by Ray's scheduler.
@@ -353,19 +376,19 @@ class RayTrainer(TrainLoop):
     def _restart_actor(self) -> NoReturn:
         self.restarts += 1
         self.actor = self._make_actor()
-        path = ckpt.latest_checkpoint(self.ckpt_root)
-        it, self.env_steps = 0, 0
-        if path is not None:
-            meta = self.ray.get(self.actor.load.remote(str(path)))
-            it, self.env_steps = int(meta["iteration"]), int(meta["env_steps"])
+        self.start, self.env_steps = 0, 0
+        loaded = self._resume("auto")
+        path = None if loaded is None else loaded["loaded"].path
+        it = self.start
         # Envs restart where a resumed run would restart them, so the run goes on exactly as one.
         self.start, self.stage_obs = it, None
         with contextlib.suppress(self.ray.exceptions.RayActorError):  # a dead rollout actor is the next collect's job
             self._push_weights()
         raise Rewind(it, f"The training actor died; it was restarted from {path or 'its initial weights'}")
 
-    def save(self, iteration: int) -> Path:
-        meta = {"env_steps": self.env_steps, "config": OmegaConf.to_container(self.spec.raw, resolve=True)}
+    def save(self, iteration: int, metrics: dict[str, float] | None = None) -> Path:
+        meta = {"env_steps": self.env_steps, "metrics": metrics or {},
+                "config": OmegaConf.to_container(self.spec.raw, resolve=True)}  # fmt: skip
         self.last_checkpoint = Path(self.ray.get(self.actor.save.remote(str(self.ckpt_root), iteration, meta)))
         return self.last_checkpoint
 
@@ -376,6 +399,7 @@ class RayTrainer(TrainLoop):
         steps = int(buffer.valid.sum())
         self.env_steps += steps
         metrics = self._train(buffer)
+        pause_point("after_update", it)
         t2 = time.perf_counter()
         metrics.update(iteration_metrics(episodes, steps, self.env_steps, t0, t1, t2))
         metrics["cluster/actor_restarts"] = float(self.restarts)

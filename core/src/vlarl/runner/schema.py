@@ -29,8 +29,17 @@ class RunnerConfig:
     """Time budget: stop (and checkpoint) after the first iteration that ends past it; None: no limit."""
     seed: int = 0
     save_interval: int = 10
-    """Checkpoint every this many iterations (and at the end and on Ctrl-C). The env is reset at
-    these boundaries so a resumed run continues exactly as an unbroken one."""
+    """Checkpoint every this many iterations (and at the end, at runner.max_minutes, and when Ctrl-C
+    stops the run after an iteration). The env is reset at these boundaries so a resumed run
+    continues exactly as an unbroken one."""
+    keep_checkpoints: int | None = 3
+    """Retention: keep the newest this many checkpoints (plus the best by ``keep_best``); older ones are
+    removed after each save. null keeps every checkpoint."""
+    keep_best: str | None = None
+    """A metric of metrics.jsonl (e.g. ``env/success_once``): the checkpoint whose iteration scored best on
+    it is kept as well."""
+    keep_best_mode: str = "max"
+    """``max`` or ``min``: which end of ``keep_best`` is best."""
     resume: str | None = None
     """``auto`` (latest checkpoint of this experiment), a checkpoint path, or null."""
     device: str = "auto"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import sys
 from dataclasses import dataclass
 from typing import Any
 
@@ -98,17 +99,48 @@ def _external_trainer(cfg: DictConfig) -> bool:
     return bool(get_registry().get("algo", str(algo.name)).spec.extra.get("external_trainer"))
 
 
+def check_runner(r: RunnerConfig) -> None:
+    """The runner settings both ``vlarl train`` and ``vlarl eval`` read."""
+    checks = [
+        (r.max_epochs >= 1, "runner.max_epochs", "Set runner.max_epochs to the number of training iterations."),
+        (r.save_interval >= 1, "runner.save_interval", "Set runner.save_interval to a number of iterations, e.g. 10."),
+        (r.log_interval >= 1, "runner.log_interval", "Set runner.log_interval, e.g. 1 (a line per iteration)."),
+        (r.eval_episodes >= 1, "runner.eval_episodes", "Set runner.eval_episodes, e.g. 10."),
+        (r.keep_checkpoints is None or r.keep_checkpoints >= 1, "runner.keep_checkpoints",
+         "Set runner.keep_checkpoints=3 (the newest three), or null to keep every checkpoint."),
+    ]  # fmt: skip
+    for ok, key, fix in checks:
+        if not ok:
+            value = r
+            for part in key.split(".")[1:]:
+                value = getattr(value, part)
+            raise ConfigError(f"{key}={value}: it must be >= 1.", fix)
+    if r.max_minutes is not None and not r.max_minutes > 0:
+        raise ConfigError(f"runner.max_minutes={r.max_minutes}: it must be > 0.", "Set a time budget in minutes, or null.")
+    if r.torch_threads < 0:
+        raise ConfigError(f"runner.torch_threads={r.torch_threads}: it must be >= 0.", "Use 0 (torch's default) or a count.")
+    if r.keep_best_mode not in ("max", "min"):
+        raise ConfigError(f"runner.keep_best_mode={r.keep_best_mode!r} is invalid.", "Use 'max' or 'min'.")
+    from vlarl.runner.context import parse_device
+
+    parse_device(r.device)
+
+
 def _check_consistency(spec: RunSpec) -> None:
-    if spec.runner.max_epochs < 1:
-        raise ConfigError(
-            "runner.max_epochs must be >= 1.", "Set runner.max_epochs to the number of training iterations."
-        )
+    check_runner(spec.runner)
     if spec.rollout.n_chunks < 1:
         raise ConfigError(
             "rollout.n_chunks must be >= 1.", "Set rollout.n_chunks to the chunks per sub-env per rollout."
         )
     if spec.cluster.backend not in ("local", "ray"):
         raise ConfigError(f"cluster.backend={spec.cluster.backend!r} is invalid.", "Use 'local' or 'ray'.")
+    if spec.cluster.component_placement and spec.cluster.backend == "local":
+        print(
+            "warning: cluster.component_placement is ignored with cluster.backend=local (one process; the policy "
+            "runs on runner.device). Set cluster.backend=ray to place components on devices.",
+            file=sys.stderr,
+            flush=True,
+        )
     if spec.rollout.pipeline_stage_num < 1:
         raise ConfigError("rollout.pipeline_stage_num must be >= 1.", "Use 1 (no pipelining) or 2.")
     unknown = set(spec.runner.logger.logger_backends) - {"tensorboard", "wandb"}

@@ -20,11 +20,14 @@ from omegaconf import DictConfig, OmegaConf
 from vlarl.config import validate_section
 from vlarl.contracts.dataset import DemoBatch, DemoDataset, compute_statistics
 from vlarl.errors import ConfigError, VlarlError
-from vlarl.plugins.build import factory_of
+from vlarl.plugins.build import call_factory
 from vlarl.plugins.registry import Provided
+from vlarl.rl.state import merge_optimizer_state
 from vlarl.runner import checkpoint as ckpt
-from vlarl.runner.context import pick_device, seed_everything
+from vlarl.runner.context import make_run_dir, parse_device, pick_device, seed_everything, write_config
+from vlarl.runner.interrupt import Interrupted, StopRequest, pause_point
 from vlarl.runner.logger import MetricLogger
+from vlarl.runner.loop import last_checkpoint_text, resume_report, warn
 from vlarl.runner.progress import TrainingProgress
 from vlarl.runner.schema import RunnerConfig
 from vlarl.runner.setup import _check_top_level, _init_checkpoint, resolve_section
@@ -39,7 +42,9 @@ class SFTConfig:
     weight_decay: float = 0.0
     max_grad_norm: float | None = 1.0
     save_interval: int = 500
-    """Checkpoint every this many steps (and at the end and on Ctrl-C)."""
+    """Checkpoint every this many steps (and at the end, and when Ctrl-C stops the run after a step)."""
+    keep_checkpoints: int | None = 3
+    """Retention: keep the newest this many checkpoints; null keeps every one."""
     log_interval: int = 50
     resume: str | None = None
     """``auto`` (latest checkpoint of this SFT run), a checkpoint path, or null."""
@@ -85,10 +90,14 @@ def validate_sft(cfg: DictConfig) -> SFTSpec:
         (sft.batch_size >= 1, "sft.batch_size must be >= 1", "Set sft.batch_size=256 (or what fits)."),
         (sft.lr > 0, "sft.lr must be positive", "Set sft.lr, e.g. 1e-3."),
         (sft.save_interval >= 1, "sft.save_interval must be >= 1", "Set sft.save_interval, e.g. 500."),
+        (sft.log_interval >= 1, "sft.log_interval must be >= 1", "Set sft.log_interval, e.g. 50."),
+        (sft.keep_checkpoints is None or sft.keep_checkpoints >= 1, "sft.keep_checkpoints must be >= 1 (or null)",
+         "Set sft.keep_checkpoints=3, or null to keep every checkpoint."),
     ]
     for ok, problem, fix in checks:
         if not ok:
             raise ConfigError(problem + ".", fix)
+    parse_device(runner.device)
     return SFTSpec(
         cfg, runner, sft, resolve_section(cfg, "dataset", "dataset"), resolve_section(cfg, "policy", "policy"),
         _init_checkpoint(cfg),
@@ -138,14 +147,13 @@ class SFTTrainer:
         if r.torch_threads > 0:
             torch.set_num_threads(r.torch_threads)
         seed_everything(r.seed)
-        self.dir = Path(r.logger.log_path) / r.logger.experiment_name / s.subdir
-        self.dir.mkdir(parents=True, exist_ok=True)
-        (self.dir / "config.yaml").write_text(OmegaConf.to_yaml(spec.raw, resolve=True))
+        self.dir = make_run_dir(Path(r.logger.log_path) / r.logger.experiment_name / s.subdir)
+        write_config(spec.raw, self.dir)
         provided, config, _ = spec.dataset
-        self.dataset: DemoDataset = factory_of(provided)(config)
+        self.dataset: DemoDataset = call_factory(provided, config)
         provided, config, _ = spec.policy
-        self.policy = factory_of(provided)(
-            config, observation_spec=self.dataset.observation_spec, action_spec=self.dataset.action_spec
+        self.policy = call_factory(
+            provided, config, observation_spec=self.dataset.observation_spec, action_spec=self.dataset.action_spec
         )
         _check_fit(self.dataset, self.policy)
         if spec.init_checkpoint:
@@ -157,33 +165,26 @@ class SFTTrainer:
         params = [p for p in self.policy.parameters() if p.requires_grad]
         self.optimizer = torch.optim.AdamW(params, lr=s.lr, weight_decay=s.weight_decay)
         self.ckpt_root = self.dir / "checkpoints"
+        for note in ckpt.clean_incomplete(self.ckpt_root):
+            print(f"checkpoints: {note}", flush=True)
         self.start = 0
         self.last_checkpoint: Path | None = None
-        resume = self._resume_path()
-        if resume is not None:
-            state, meta = ckpt.load_checkpoint(resume, self.policy)
-            self.optimizer.load_state_dict(state["optimizer"])
-            for group in self.optimizer.param_groups:  # the config's lr wins over the stored one
-                group["lr"] = s.lr
-            self.start = int(meta["iteration"])
-            self.last_checkpoint = resume
+        config = OmegaConf.to_container(spec.raw, resolve=True)
+        loaded, warnings = ckpt.read_for_resume(s.resume, self.ckpt_root, key="sft.resume")
+        for w in warnings:
+            warn(w)
+        if loaded is not None:
+            ckpt.restore(loaded, self.policy)
+            # The config's hyperparameters (lr, weight decay) win over the stored ones; the moments carry over.
+            merged, notes = merge_optimizer_state(self.optimizer, loaded.trainer_state["optimizer"])
+            self.optimizer.load_state_dict(merged)
+            self.start = int(loaded.meta["iteration"])
+            self.last_checkpoint = loaded.path
+            print("\n".join(resume_report(loaded, config, notes, ignore=("sft.resume",))), flush=True)
         self.logger = MetricLogger(
             self.dir, r.logger.logger_backends, r.logger.project_name, f"{r.logger.experiment_name}/{s.subdir}",
-            OmegaConf.to_container(spec.raw, resolve=True),
+            config, resume_step=self.start + 1 if loaded is not None else None,
         )  # fmt: skip
-
-    def _resume_path(self) -> Path | None:
-        resume = self.spec.sft.resume
-        if resume in (None, "", "none"):
-            return None
-        if resume == "auto":
-            return ckpt.latest_checkpoint(self.ckpt_root)
-        path = Path(resume)
-        if not (path / "meta.json").is_file():
-            raise ConfigError(
-                f"sft.resume={resume} is not a checkpoint directory.", "Pass a step_XXXXXX directory, or 'auto'."
-            )
-        return path
 
     def save(self, step: int) -> Path:
         self.last_checkpoint = ckpt.save_checkpoint(
@@ -191,6 +192,7 @@ class SFTTrainer:
             {"kind": "sft", "samples": len(self.dataset), "episodes": self.dataset.num_episodes,
              "config": OmegaConf.to_container(self.spec.raw, resolve=True)},
         )  # fmt: skip
+        ckpt.prune_checkpoints(self.ckpt_root, self.spec.sft.keep_checkpoints, protect=[self.last_checkpoint])
         return self.last_checkpoint
 
     def step(self, step: int) -> dict[str, float]:
@@ -203,10 +205,11 @@ class SFTTrainer:
         params = [p for p in self.policy.parameters() if p.grad is not None]
         norm = torch.nn.utils.clip_grad_norm_(params, s.max_grad_norm if s.max_grad_norm else float("inf"))
         self.optimizer.step()
+        pause_point("after_update", step)
         loss = float(out.loss.detach())
         if not np.isfinite(loss):
             raise VlarlError(
-                f"SFT step {step}: the loss is {loss}; training stopped, the last checkpoint is intact.",
+                f"SFT step {step}: the loss is {loss}; training stopped, {last_checkpoint_text(self.ckpt_root)}.",
                 "Lower sft.lr or check the dataset's actions for NaN/inf.",
             )
         return {**out.metrics, "sft/loss": loss, "sft/grad_norm": float(norm), "sft/lr": s.lr,
@@ -224,21 +227,41 @@ class SFTTrainer:
         step = self.start
         self.policy.train()
         t0 = time.perf_counter()
+        phase = "step"
+        stop = StopRequest("step")
         try:
-            while step < s.max_steps:
-                metrics = self.step(step)
-                step += 1
-                if step % s.log_interval == 0 or step == s.max_steps:
-                    metrics["time/sft_elapsed"] = time.perf_counter() - t0
-                    self.logger.log(metrics, step=step)
-                    progress.update(step - 1, metrics, print_line=True)
-                if step % s.save_interval == 0 or step == s.max_steps:
-                    self.save(step)
-        except KeyboardInterrupt:
-            # An interrupt can land inside an optimizer step: saving then would store weights no run had.
-            last = self.last_checkpoint or "none"
-            print(f"interrupted at step {step}; nothing saved. Last complete checkpoint: {last}", flush=True)
+            with stop:
+                while step < s.max_steps:
+                    phase = "step"
+                    metrics = self.step(step)
+                    step += 1
+                    phase = "completed"
+                    if step % s.log_interval == 0 or step == s.max_steps or stop.requested:
+                        metrics["time/sft_elapsed"] = time.perf_counter() - t0
+                        self.logger.log(metrics, step=step)
+                        progress.update(step - 1, metrics, print_line=True)
+                    if step % s.save_interval == 0 or step == s.max_steps or stop.requested:
+                        phase = "save"
+                        self.save(step)
+                    phase = "between"
+                    if stop.requested:
+                        raise Interrupted(
+                            f"Stopped by Ctrl-C after {step} SFT steps; checkpoint {self.last_checkpoint}. "
+                            "Continue with sft.resume=auto."
+                        )
+        except Interrupted:
             raise
+        except KeyboardInterrupt:
+            # A second Ctrl-C: an optimizer step may be half done, so nothing is saved.
+            target = self.ckpt_root / f"{ckpt.PREFIX}{step:06d}"
+            what = {
+                "save": f"the checkpoint {target} was not written (its temporary files were removed)"
+                if target != self.last_checkpoint
+                else f"stopped after writing {target}",
+                "completed": f"SFT step {step} of {s.max_steps} completed but was not saved",
+                "between": f"stopped after {step} SFT steps",
+            }.get(phase, f"SFT step {step + 1} of {s.max_steps} did not complete and nothing of it was saved")
+            raise Interrupted(f"Interrupted: {what}; {last_checkpoint_text(self.ckpt_root)}.") from None
         finally:
             progress.close()
             self.logger.close()

@@ -10,7 +10,6 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from vlarl.contracts.buffer import RolloutBuffer
-from vlarl.errors import ConfigError
 from vlarl.runner import checkpoint as ckpt
 from vlarl.runner.context import (
     build_algorithm,
@@ -21,25 +20,11 @@ from vlarl.runner.context import (
     save_resolved_config,
     seed_everything,
 )
+from vlarl.runner.interrupt import pause_point
 from vlarl.runner.logger import MetricLogger
-from vlarl.runner.loop import TrainLoop, TrainSummary, iteration_metrics
+from vlarl.runner.loop import TrainLoop, TrainSummary, iteration_metrics, resume_report, warn
 from vlarl.runner.rollout import collect_rollout
 from vlarl.runner.setup import RunSpec, validate
-
-
-def _resume_path(spec: RunSpec, ckpt_root: Path) -> Path | None:
-    resume = spec.runner.resume
-    if resume in (None, "", "none"):
-        return None
-    if resume == "auto":
-        return ckpt.latest_checkpoint(ckpt_root)
-    path = Path(resume)
-    if not (path / "meta.json").is_file():
-        raise ConfigError(
-            f"runner.resume={resume} is not a checkpoint directory.",
-            "Pass a checkpoints/step_XXXXXX directory, or 'auto'.",
-        )
-    return path
 
 
 class LocalTrainer(TrainLoop):
@@ -59,23 +44,31 @@ class LocalTrainer(TrainLoop):
         self.policy = build_policy(spec, self.env, self.device)
         self.algo = build_algorithm(spec, self.policy)
         self.ckpt_root = self.dir / "checkpoints"
+        for note in ckpt.clean_incomplete(self.ckpt_root):
+            print(f"checkpoints: {note}", flush=True)
         self.start = 0
         self.env_steps = 0
-        resume = _resume_path(spec, self.ckpt_root)
-        if resume is not None:
-            trainer_state, meta = ckpt.load_checkpoint(resume, self.policy)
-            self.algo.load_state_dict(trainer_state["algorithm"])
-            self.start, self.env_steps = int(meta["iteration"]), int(meta["env_steps"])
+        config = OmegaConf.to_container(spec.raw, resolve=True)
+        loaded, warnings = ckpt.read_for_resume(r.resume, self.ckpt_root)
+        for w in warnings:
+            warn(w)
+        if loaded is not None:
+            ckpt.restore(loaded, self.policy)
+            self.algo.load_state_dict(loaded.trainer_state["algorithm"])
+            self.start, self.env_steps = int(loaded.meta["iteration"]), int(loaded.meta.get("env_steps", 0))
+            self.last_checkpoint = loaded.path
+            print("\n".join(resume_report(loaded, config, list(getattr(self.algo, "resume_notes", [])))), flush=True)
         self.logger = MetricLogger(
-            self.dir, r.logger.logger_backends, r.logger.project_name, r.logger.experiment_name,
-            OmegaConf.to_container(spec.raw, resolve=True),
+            self.dir, r.logger.logger_backends, r.logger.project_name, r.logger.experiment_name, config,
+            resume_step=self.start if loaded is not None else None,
         )  # fmt: skip
         self.obs: Any = None
 
-    def save(self, iteration: int) -> Path:
+    def save(self, iteration: int, metrics: dict[str, float] | None = None) -> Path:
         self.last_checkpoint = ckpt.save_checkpoint(
             self.ckpt_root, iteration, self.policy, {"algorithm": self.algo.state_dict()},
-            {"env_steps": self.env_steps, "config": OmegaConf.to_container(self.spec.raw, resolve=True)},
+            {"env_steps": self.env_steps, "metrics": metrics or {},
+             "config": OmegaConf.to_container(self.spec.raw, resolve=True)},
         )  # fmt: skip
         return self.last_checkpoint
 
@@ -97,6 +90,7 @@ class LocalTrainer(TrainLoop):
         metrics = dict(self.algo.compute_advantages(buffer))
         self.policy.train()
         metrics.update(self.algo.update(self.policy, buffer))
+        pause_point("after_update", it)
         t2 = time.perf_counter()
         metrics.update(iteration_metrics(episodes, steps, self.env_steps, t0, t1, t2))
         self.write_video(recorder, it)

@@ -14,6 +14,7 @@ FAKE_OG = Path(__file__).parent / "fake_omnigibson"
 SCENE = "house_double_floor_lower"
 ACTIVITY = "turning_on_radio"
 GOALS = {0: 2.0, 1: 4.0, 2: 3.0}  # summed right-gripper command that makes the fake task succeed
+ROBOT_POSE = (1.0, 2.0, 0.0)  # robot position of every cached instance, relative to its scene
 
 
 def write_instances(data: Path, activity: str = ACTIVITY, scene: str = SCENE, goals: dict[int, float] = GOALS) -> None:
@@ -21,8 +22,9 @@ def write_instances(data: Path, activity: str = ACTIVITY, scene: str = SCENE, go
     folder.mkdir(parents=True, exist_ok=True)
     for inst, goal in goals.items():
         state = {
-            "radio.n.01_1": {"goal": [goal], "marker": [float(inst + 1)]},
-            "robot_poses": {"R1Pro": [{"position": [1.0, 2.0, 0.0], "orientation": [0.0, 0.0, 0.0, 1.0]}]},
+            # joint_pos: a nested numeric list, one [2, 2] tensor once loaded (as upstream converts it)
+            "radio.n.01_1": {"goal": [goal], "marker": [float(inst + 1)], "joint_pos": [[0.1, 0.2], [0.3, 0.4]]},
+            "robot_poses": {"R1Pro": [{"position": list(ROBOT_POSE), "orientation": [0.0, 0.0, 0.0, 1.0]}]},
         }
         (folder / f"{scene}_task_{activity}_0_{inst}_template-tro_state.json").write_text(json.dumps(state))
 

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import importlib.util
 import subprocess
 import sys
 
 import pytest
 
 from vlarl.errors import PluginError
-from vlarl_isaaclab.register import IsaacLabEnvConfig
+from vlarl_isaaclab import versions
+from vlarl_isaaclab.register import REQUIREMENTS, IsaacLabEnvConfig
 from vlarl_isaaclab.taskdecl import TaskDecl, collect_tasks, describe_tasks
+
+from .conftest import write_dist_info
 
 COSMOS = "Isaac-Stack-Cube-Franka-IK-Rel-Visuomotor-Cosmos-v0"
 PLAIN = "Isaac-Stack-Cube-Franka-IK-Rel-Visuomotor-v0"
@@ -40,7 +44,7 @@ def test_builtin_stack_tasks_are_listed_with_alias_and_distribution(registry_for
     assert not reg.failures, [f.message() for f in reg.failures]
     rows = {r["task"]: r for r in describe_tasks(reg)}
     assert rows[COSMOS]["distribution"] == "vlarl-isaaclab"
-    assert rows[PLAIN]["aliases"] == [REWARDED]
+    assert rows[PLAIN]["aliases"] == [REWARDED, "IsaacContrib-Stack-Cube-Franka-IK-Rel-Visuomotor"]
     assert collect_tasks(reg).resolve(REWARDED).decl.id == PLAIN
 
 
@@ -93,3 +97,39 @@ def test_missing_simulator_fails_before_spawning(monkeypatch: pytest.MonkeyPatch
         env_mod.make_env(IsaacLabEnvConfig(num_envs=2, device="cpu"))
     assert "isaaclab" in err.value.problem and "pip install" in err.value.problem
     assert "NVIDIA GPU" in err.value.problem or "nvidia" in err.value.problem.lower()
+
+
+def test_requirements_accept_the_pypi_wheel_layout(fake_isaaclab) -> None:
+    # PyPI isaaclab 2.3.x ships isaaclab_tasks as a Kit extension (isaaclab/source/isaaclab_tasks), importable
+    # only once the app runs; the start-up check must not refuse that install
+    assert importlib.util.find_spec("isaaclab_tasks") is None
+    assert [r.name for r in REQUIREMENTS if r.missing() is not None] == []
+
+
+@pytest.mark.parametrize(
+    ("version", "wheel", "generation"),
+    [("2.3.2.post1", True, 2), ("3.0.0", True, 3), ("0.54.2", False, 2), ("28.0.0", False, 3), (None, False, 2)],
+)
+def test_release_line_from_version_and_layout(tmp_path, version, wheel, generation) -> None:
+    pkg = tmp_path / "isaaclab"
+    (pkg / "source" if wheel else pkg).mkdir(parents=True)
+    install = versions.IsaacLabInstall(version=version, location=pkg)
+    assert install.wheel is wheel and install.generation == generation
+    assert install.quat_order == ("xyzw" if generation == 3 else "wxyz")
+
+
+def test_python_requirement_follows_the_installed_release(tmp_path, monkeypatch) -> None:
+    python_req = REQUIREMENTS[0]
+    monkeypatch.syspath_prepend(str(write_dist_info(tmp_path / "three", "isaaclab", "3.0.0")))
+    problem = python_req.missing()
+    assert (problem is None) == (sys.version_info[:2] == (3, 12))
+    if problem:
+        assert "IsaacLab 3.0.0 needs Python 3.12" in problem
+    monkeypatch.syspath_prepend(str(write_dist_info(tmp_path / "two", "isaaclab", "2.3.2.post1")))
+    assert (python_req.missing() is None) == (sys.version_info[:2] in ((3, 10), (3, 11)))
+
+
+def test_builtin_stack_tasks_resolve_the_isaaclab_3_ids(registry_for) -> None:
+    table = collect_tasks(registry_for())
+    assert table.resolve("IsaacContrib-Stack-Cube-Franka-IK-Rel-Visuomotor-Cosmos").decl.id == COSMOS
+    assert table.resolve("IsaacContrib-Stack-Cube-Franka-IK-Rel-Visuomotor").decl.id == PLAIN

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import torch
 
-from vlarl.errors import PluginError
+from vlarl.errors import ConfigError, PluginError
 from vlarl.testing import check_env
 from vlarl_isaaclab.env import IsaacLabVectorEnv
 from vlarl_isaaclab.register import IsaacLabEnvConfig, _is_test_fake
@@ -54,9 +54,35 @@ def test_worker_start_order_sizes_and_teardown(fake_isaaclab, registry_for, tmp_
     lines = log.read_text().splitlines()
     assert lines[0] == "launch headless=True enable_cameras=True device=cpu"
     assert lines[1] == "import isaaclab_tasks"
-    assert lines[2] == "env.init num_envs=4 device=cpu table_cam=24x24 wrist_cam=16x16"
+    assert lines[2] == "env.init num_envs=4 device=cpu table_cam=24x24 wrist_cam=16x16 decimation=5"
     assert lines[-2:] == ["env.close", "app.close"]
     assert not env._proc.is_alive()
+
+
+@pytest.mark.slow
+def test_isaaclab_3_launch_ids_overrides_and_quaternions(fake_isaaclab_3, registry_for, tmp_path, monkeypatch) -> None:
+    log = tmp_path / "events.log"
+    monkeypatch.setenv("FAKE_ISAACLAB_LOG", str(log))
+    # the 2.x id resolves to the 3.0 one (IsaacContrib-..., no -v0) through the built-in task's aliases
+    env = IsaacLabVectorEnv(_cfg(task=COSMOS, cfg_overrides=["decimation=3"]), registry=registry_for())
+    try:
+        obs, _ = env.reset(seed=2)
+        # small start rotations: read as xyzw they stay small; read as wxyz (x taken for w) they come out near pi
+        assert float(obs["states"][:, 3:6].norm(dim=1).max()) < 0.5
+        step = env.chunk_step(np.zeros((4, 2, 7), dtype=np.float32))
+        assert step.valid[:, 0].all()
+    finally:
+        env.close()
+    lines = log.read_text().splitlines()
+    assert lines[0] == "launch headless=True enable_cameras=True device=cpu"  # launch_simulation, not AppLauncher
+    assert "deprecated AppLauncher" not in lines
+    assert lines[2] == "env.init num_envs=4 device=cpu table_cam=24x24 wrist_cam=16x16 decimation=3"
+    assert lines[-2:] == ["env.close", "app.close"]
+
+
+def test_cfg_overrides_need_isaaclab_3(fake_isaaclab, registry_for) -> None:
+    with pytest.raises(ConfigError, match=r"needs IsaacLab 3\.x"):
+        IsaacLabVectorEnv(_cfg(cfg_overrides=["decimation=3"]), registry=registry_for())
 
 
 @pytest.mark.slow

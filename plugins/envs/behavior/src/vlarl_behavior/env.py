@@ -101,6 +101,7 @@ class BehaviorChunkedEnv(SubStepVectorEnv):
                 wrist_resolution=cfg.wrist_resolution,
                 state_dim=state_dim,
                 settle_steps=cfg.settle_steps,
+                isolate_resets=cfg.isolate_resets,
                 gpu_id=cfg.gpu_id,
             )
             for n in sizes

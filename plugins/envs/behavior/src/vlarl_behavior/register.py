@@ -44,6 +44,9 @@ class BehaviorEnvConfig:
     """Start on GPUs without RT cores (A100, H100...): it runs, but renders badly."""
     settle_steps: int = 25
     """Physics steps after loading a cached instance, so objects come to rest."""
+    isolate_resets: bool = True
+    """Envs of a worker share one physics scene: save the state of the envs not being reset and restore it after
+    the reset's physics steps, so their episodes do not move unrecorded."""
     startup_retries: int = 3
     startup_retry_delay: float = 5.0
     startup_backoff: float = 2.0
@@ -58,13 +61,13 @@ REQUIREMENTS = (
     vlarl.Requirement(
         "python",
         "omnigibson",
-        "install BEHAVIOR-1K >= 3.7 (git clone https://github.com/StanfordVL/BEHAVIOR-1K && "
+        "install BEHAVIOR-1K 3.7 or current main (git clone https://github.com/StanfordVL/BEHAVIOR-1K && "
         "./setup.sh --omnigibson --bddl --joylo --dataset)",
     ),
     vlarl.Requirement(
         "env_var",
         "ISAAC_PATH",
-        "download Isaac Sim 4.5 standalone and export ISAAC_PATH=/path/to/isaac-sim",
+        "install the Isaac Sim BEHAVIOR-1K's setup.sh names (4.5 for 3.7) and export ISAAC_PATH=/path/to/isaac-sim",
         path=True,
     ),
     vlarl.Requirement(

@@ -1,12 +1,18 @@
-"""One worker process: its own Kit app running an OmniGibson VectorEnvironment of several envs.
+"""One worker process: its own Kit app running several OmniGibson envs (see ``og_envs.py`` for the two APIs).
 
 OmniGibson needs a process of its own: Isaac Sim's Kit app is one per process, it disables Python's cyclic
 garbage collector, and the GPU is chosen when it launches. The parent talks to it through a Pipe with
 ("reset", ...), ("step", ...) and ("close",) messages; every reply is ("ok", payload) or ("error", text).
+
+All envs of a worker share one physics scene. Resetting some of them runs physics steps (settling a freshly
+loaded instance, the scene reset, the env reset's ``og.sim.step()``) that would also move the others, which
+are mid-episode; with ``isolate_resets`` their scene state is saved before and restored after, so for them
+the reset takes no time.
 """
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import json
 import os
@@ -16,6 +22,18 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 import numpy as np
+
+from vlarl.errors import ContractError
+
+MACROS: dict[str, Any] = {
+    "HEADLESS": True,
+    "USE_GPU_DYNAMICS": False,
+    "ENABLE_OBJECT_STATES": True,
+    "ENABLE_TRANSITION_RULES": True,
+    "ENABLE_FLATCACHE": True,
+    "USE_NUMPY_CONTROLLER_BACKEND": True,
+}
+"""OmniGibson global macros the workers need; set before the first environment launches the simulator."""
 
 
 @dataclass
@@ -29,18 +47,41 @@ class WorkerSpec:
     state_dim: int
     settle_steps: int
     gpu_id: int | None
+    isolate_resets: bool = True
 
 
-def _to_torch(value: Any) -> Any:
+def to_torch(state: dict[str, Any]) -> dict[str, Any]:
+    """Cached instance JSON -> torch, as upstream's ``recursively_convert_to_torch``: a list becomes one float32
+    tensor (nested numeric lists included) when it can; other lists (e.g. of pose dicts) stay as they are."""
     import torch
 
-    if isinstance(value, dict):
-        return {k: _to_torch(v) for k, v in value.items()}
-    if isinstance(value, list) and value and all(isinstance(v, (int, float)) for v in value):
-        return torch.tensor(value, dtype=torch.float32)
-    if isinstance(value, list):
-        return [_to_torch(v) for v in value]
-    return value
+    for key, value in state.items():
+        if isinstance(value, dict):
+            state[key] = to_torch(value)
+        elif isinstance(value, list):
+            with contextlib.suppress(TypeError, ValueError, RuntimeError):
+                state[key] = torch.tensor(value, dtype=torch.float32)
+    return state
+
+
+def set_macros(gm: Any, values: dict[str, Any]) -> None:
+    """Set OmniGibson macros. ``gm`` refuses a change once something read the macro: equal values are skipped,
+    different ones are reported, naming each macro."""
+    read = gm.get("_read", set()) if isinstance(gm, dict) else set()
+    stale = []
+    for name, value in values.items():
+        if name in read:
+            current = dict.get(gm, name)
+            if current != value:
+                stale.append(f"gm.{name}={current!r} (vlarl needs {value!r})")
+            continue
+        setattr(gm, name, value)
+    if stale:
+        raise ContractError(
+            f"OmniGibson already read these macros, so they can no longer be set: {', '.join(stale)}.",
+            "Do not import code that reads them before the worker starts (e.g. a sitecustomize or a plugin "
+            "that launches OmniGibson); OMNIGIBSON_HEADLESS=1 sets HEADLESS before anything reads it.",
+        )
 
 
 class Worker:
@@ -51,63 +92,66 @@ class Worker:
         import omnigibson as og
         from omnigibson.macros import gm
 
-        # Macros are read when the sim launches, so they are set before the first environment exists.
-        gm.HEADLESS = True
-        gm.USE_GPU_DYNAMICS = False
-        gm.ENABLE_OBJECT_STATES = True
-        gm.ENABLE_TRANSITION_RULES = True
-        gm.ENABLE_FLATCACHE = True
-        gm.USE_NUMPY_CONTROLLER_BACKEND = True
+        from vlarl_behavior.og_envs import open_envs
+        from vlarl_behavior.robot import CAMERAS, HEAD_APERTURE
 
+        set_macros(gm, MACROS)  # read when the first environment launches the simulator
         self.og = og
         self.spec = spec
-        self.vec = og.envs.VectorEnvironment(spec.num_envs, spec.omni_config)
+        self.envs = open_envs(og, spec.omni_config, spec.num_envs)
         gc.enable()  # Kit disables it; OmniGibson's reference cycles would leak over long runs
-        for env in self.vec.envs:
-            self._configure_cameras(env)
+        sides = {c: spec.head_resolution if c == "head" else spec.wrist_resolution for c in CAMERAS}
+        self.envs.set_cameras(CAMERAS, sides, HEAD_APERTURE)
         # Every first reset applies its instance file, so equal seeds give equal states from the start.
         self.loaded: list[int | None] = [None] * spec.num_envs
         self.last_action: list[Any] = [None] * spec.num_envs
 
-    def _configure_cameras(self, env: Any) -> None:
-        from vlarl_behavior.robot import CAMERAS, HEAD_APERTURE
-
-        robot = env.robots[0]
-        for camera, key in CAMERAS.items():
-            sensor = robot.sensors[key.split("::")[1]]
-            side = self.spec.head_resolution if camera == "head" else self.spec.wrist_resolution
-            if camera == "head":
-                sensor.horizontal_aperture = HEAD_APERTURE
-            sensor.image_height = side
-            sensor.image_width = side
-        env.load_observation_space()
-
     def info(self) -> dict[str, Any]:
-        return {"pid": os.getpid(), "physics_dt": float(self.og.sim.get_physics_dt()), "num_envs": self.spec.num_envs}
+        return {
+            "pid": os.getpid(),
+            "physics_dt": float(self.og.sim.get_physics_dt()),
+            "num_envs": self.spec.num_envs,
+            "api": self.envs.api,
+        }
 
     # ---------------------------------------------------------------- instances
-    def _load_instance(self, env: Any, instance_id: int) -> None:
-        """Apply a cached ``*_template-tro_state.json`` (task-relevant object states and robot pose)."""
+    def _load_instance(self, i: int, instance_id: int) -> None:
+        """Apply a cached ``*_template-tro_state.json`` (task-relevant object states and robot pose) to env i."""
+        import torch
+
         with open(self.spec.instance_files[instance_id], encoding="utf-8") as f:
-            states = _to_torch(json.load(f))
-        robot = env.robots[0]
+            states = to_torch(json.load(f))
+        robot, scene, scope = self.envs.robot(i), self.envs.scene(i), self.envs.object_scope(i)
         for key, state in states.items():
             if key == "robot_poses":
                 poses = {k.lower(): v for k, v in state.items()}
                 options = poses.get("robot") or poses.get("r1pro")
-                if options:
-                    robot.set_position_orientation(options[0]["position"], options[0]["orientation"])
-                env.scene.write_task_metadata(key=key, data=state)
+                if options:  # stored relative to the scene (each env's scene sits elsewhere in the stage)
+                    pos, ori = (
+                        torch.as_tensor(options[0][k], dtype=torch.float32) for k in ("position", "orientation")
+                    )
+                    robot.set_position_orientation(pos, ori, frame="scene")
+                scene.write_task_metadata(key=key, data=state)
             else:
-                env.task.object_scope[key].load_state(state, serialized=False)
-        # Loading states can leave small objects jittering: let them settle while held still.
+                scope[key].load_state(state, serialized=False)
+        update_handles = getattr(self.og.sim, "update_handles", None)
+        if update_handles is not None:
+            update_handles()
+
+    def _settle(self, ids: list[int]) -> None:
+        """Loading states can leave small objects jittering: settle the fresh instances together, objects held
+        still (not the robots, as upstream), then make the result each scene's initial state."""
         for _ in range(self.spec.settle_steps):
             self.og.sim.step_physics()
-            for entity in env.task.object_scope.values():
-                if entity is not None and hasattr(entity, "keep_still"):
-                    entity.keep_still()
-        env.scene.update_initial_file()
-        env.scene.reset()
+            for i in ids:
+                robot = self.envs.robot(i)
+                for inst, entity in self.envs.object_scope(i).items():
+                    held = entity is not None and entity is not robot and not inst.startswith("agent.n.")
+                    if held and hasattr(entity, "keep_still"):
+                        entity.keep_still()
+        for i in ids:
+            self.envs.scene(i).update_initial_file()
+            self.envs.scene(i).reset()
 
     # ---------------------------------------------------------------- commands
     def _observe(self, raws: list[dict[str, Any]]) -> dict[str, np.ndarray]:
@@ -116,14 +160,19 @@ class Worker:
         return stack([extract(r, self.spec.image_size, self.spec.state_dim) for r in raws])
 
     def reset(self, ids: list[int], instance_ids: list[int]) -> dict[str, np.ndarray]:
-        raws = []
+        partners = [i for i in range(self.spec.num_envs) if i not in ids] if self.spec.isolate_resets else []
+        frozen = {i: self.envs.scene(i).dump_state(serialized=False) for i in partners}
+        fresh = [i for i, inst in zip(ids, instance_ids) if self.loaded[i] != inst]
         for i, inst in zip(ids, instance_ids):
-            env = self.vec.envs[i]
-            if self.loaded[i] != inst:
-                self._load_instance(env, inst)
+            if i in fresh:
+                self._load_instance(i, inst)
                 self.loaded[i] = inst
-            obs, _info = env.reset()
-            raws.append(obs)
+        if fresh:
+            self._settle(fresh)
+        raws = self.envs.reset(list(ids))
+        for i, state in frozen.items():
+            self.envs.scene(i).load_state(state, serialized=False)
+        for i in ids:
             self.last_action[i] = None
         return self._observe(raws)
 
@@ -143,18 +192,17 @@ class Worker:
                 act = torch.zeros(actions.shape[1]) if prev is None else prev.clone()
                 act[0:3] = 0.0
             full.append(act)
-        obs, _rewards, terms, truncs, infos = self.vec.step(full)
-        success = np.array([bool(infos[i]["done"]["success"]) for i in ids])
+        obs, terms, truncs, infos = self.envs.step(full)
         out = self._observe([obs[i] for i in ids])
         out.update(
-            success=success,
-            terminated=np.array([bool(terms[i]) for i in ids]),
-            truncated=np.array([bool(truncs[i]) for i in ids]),
+            success=np.array([bool(infos[i]["done"]["success"]) for i in ids]),
+            terminated=np.array([terms[i] for i in ids]),
+            truncated=np.array([truncs[i] for i in ids]),
         )
         return out
 
     def close(self) -> None:
-        self.vec.close()
+        self.envs.close()
 
 
 def main(conn: Connection, spec: WorkerSpec) -> None:

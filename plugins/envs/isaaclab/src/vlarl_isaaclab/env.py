@@ -18,8 +18,9 @@ import torch.multiprocessing as mp
 
 from vlarl.contracts.env import GROUP_SIZE_OPTION, ChunkedVectorEnv, ChunkStep
 from vlarl.contracts.spaces import ActionDim, ActionSpec, ObservationSpec
-from vlarl.errors import ContractError, PluginError
+from vlarl.errors import ConfigError, ContractError, PluginError
 from vlarl.plugins.registry import Registry, get_registry
+from vlarl_isaaclab import versions
 from vlarl_isaaclab.register import REQUIREMENTS, IsaacLabEnvConfig
 from vlarl_isaaclab.taskdecl import ProvidedTask, TaskDecl, collect_tasks
 
@@ -74,6 +75,13 @@ class IsaacLabVectorEnv(ChunkedVectorEnv):
         self.max_episode_steps = cfg.max_episode_steps or decl.max_episode_steps
         self.action_spec = _action_spec(decl)
         packages = list(dict.fromkeys([*([decl.module] if decl.module else []), *cfg.extra_task_packages]))
+        generation = versions.detect().generation
+        if cfg.cfg_overrides and generation < 3:
+            raise ConfigError(
+                f"env.cfg_overrides={cfg.cfg_overrides} needs IsaacLab 3.x (parse_env_cfg(overrides=...)); "
+                f"the installed IsaacLab is {versions.detect().version or '2.x'}.",
+                "Remove env.cfg_overrides, or set the values in the task's env cfg class.",
+            )
         spec = {
             "task": cfg.task,
             "decl": decl.to_dict(),
@@ -86,6 +94,8 @@ class IsaacLabVectorEnv(ChunkedVectorEnv):
             "max_episode_steps": self.max_episode_steps,
             "description": cfg.task_description or decl.description or decl.id,
             "launcher_kwargs": dict(cfg.launcher_kwargs),
+            "cfg_overrides": list(cfg.cfg_overrides),
+            "generation": generation,
         }
         ctx = mp.get_context("spawn")
         self._conn, child = ctx.Pipe()
@@ -128,7 +138,7 @@ class IsaacLabVectorEnv(ChunkedVectorEnv):
         package = payload.get("package")
         where = {
             "import": f"importing the task package '{package}'",
-            "launch": "starting the Isaac Sim app (AppLauncher)",
+            "launch": "starting the Isaac Sim app (AppLauncher / launch_simulation)",
             "make": f"creating the env for task '{package}'",
         }.get(payload.get("stage"), f"'{payload.get('stage')}'")
         fix = {

@@ -24,6 +24,22 @@ def axis_angle_from_wxyz(quat: torch.Tensor) -> torch.Tensor:
     return xyz * scale
 
 
+def axis_angle(quat: torch.Tensor, order: str) -> torch.Tensor:
+    """Quaternions [N, 4] in ``order`` (``wxyz`` or ``xyzw``) -> axis-angle [N, 3]."""
+    if order == "xyzw":
+        quat = quat[..., [3, 0, 1, 2]]
+    elif order != "wxyz":
+        raise ValueError(f"quaternion order must be 'wxyz' or 'xyzw', got {order!r}")
+    return axis_angle_from_wxyz(quat)
+
+
+def _quat_order(how: str, installed: str) -> str | None:
+    """The order a state transform reads its quaternion in (None: not a quaternion transform)."""
+    if how == "axis_angle":
+        return installed
+    return how.removeprefix("axis_angle_") if how.startswith("axis_angle_") else None
+
+
 def _image(x: torch.Tensor, term: str) -> torch.Tensor:
     """[N, H, W, 3] (uint8, or float in [0, 255] / [0, 1]) -> uint8 [N, 3, H, W]."""
     if x.ndim != 4 or x.shape[-1] not in (3, 4):
@@ -48,8 +64,11 @@ def _term(group: dict[str, Any], name: str, decl: TaskDecl) -> torch.Tensor:
     return group[name]
 
 
-def map_observation(obs: dict[str, Any], decl: TaskDecl, description: str) -> dict[str, Any]:
-    """Build {images, wrist_images, states, task_descriptions} from ``obs[decl.obs_group]``."""
+def map_observation(obs: dict[str, Any], decl: TaskDecl, description: str, quat_order: str = "wxyz") -> dict[str, Any]:
+    """Build {images, wrist_images, states, task_descriptions} from ``obs[decl.obs_group]``.
+
+    ``quat_order`` is the installed IsaacLab's quaternion order, read by the ``axis_angle`` transform.
+    """
     if decl.obs_group not in obs:
         raise ContractError(
             f"Task {decl.id}: the env returned observation groups {sorted(obs)}, not '{decl.obs_group}'.",
@@ -65,7 +84,8 @@ def map_observation(obs: dict[str, Any], decl: TaskDecl, description: str) -> di
     for name, how in decl.state_terms:
         x = _term(group, name, decl).float()
         x = x.reshape(x.shape[0], -1)
-        parts.append(axis_angle_from_wxyz(x) if how == "axis_angle_wxyz" else x)
+        order = _quat_order(how, quat_order)
+        parts.append(x if order is None else axis_angle(x, order))
     if parts:
         out["states"] = torch.cat(parts, dim=1).to(torch.float32)
     n = next(iter(out.values())).shape[0] if out else 0

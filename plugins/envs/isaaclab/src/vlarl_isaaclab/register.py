@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import vlarl
+from vlarl_isaaclab import versions
 from vlarl_isaaclab.taskdecl import TaskDecl, describe_tasks, ensure_hookspecs
 
 __all__ = ["IsaacLabEnvConfig", "describe_tasks", "vlarl_addhooks", "vlarl_isaaclab_tasks", "vlarl_register"]
@@ -26,7 +27,7 @@ STACK_DESCRIPTION = "Stack the red block on the blue block, then stack the green
 @dataclass
 class IsaacLabEnvConfig:
     task: str = "Isaac-Stack-Cube-Franka-IK-Rel-Visuomotor-Cosmos-v0"
-    """A registered IsaacLab task id or alias (see 'vlarl plugins')."""
+    """A registered IsaacLab task id or alias (see 'vlarl plugins'); 2.x and 3.x ids both resolve."""
     num_envs: int = 8
     image_size: int = 256
     """Height and width of the main camera (``table_cam`` for stack-cube)."""
@@ -44,7 +45,10 @@ class IsaacLabEnvConfig:
     startup_timeout_s: float = 900.0
     step_timeout_s: float = 300.0
     launcher_kwargs: dict[str, Any] = field(default_factory=dict)
-    """Extra AppLauncher keyword arguments (headless and enable_cameras are always True)."""
+    """Extra launcher arguments (AppLauncher on 2.x, launch_simulation on 3.x); headless, enable_cameras and
+    device are always set by vlarl."""
+    cfg_overrides: list[str] = field(default_factory=list)
+    """Hydra-style ``key=value`` overrides passed to ``parse_env_cfg`` (IsaacLab 3.x only)."""
 
 
 class _GpuRequirement(vlarl.Requirement):
@@ -57,10 +61,25 @@ class _GpuRequirement(vlarl.Requirement):
 
 
 class _PythonVersionRequirement(vlarl.Requirement):
+    """The Python the installed IsaacLab release line runs on (2.x: 3.10/3.11, 3.x: 3.12); waived for the fake."""
+
     def missing(self) -> str | None:
-        if sys.version_info[:2] in ((3, 10), (3, 11)):
+        if _is_test_fake():
             return None
-        return f"Python {sys.version_info[0]}.{sys.version_info[1]} (Isaac Sim 5.x needs 3.11, 4.5 needs 3.10)"
+        install = versions.detect()
+        ok = versions.pythons_for(install)
+        if sys.version_info[:2] in ok:
+            return None
+        wanted = "/".join(f"{a}.{b}" for a, b in ok)
+        which = f"IsaacLab {install.version} needs" if install.version else "IsaacLab needs"
+        return f"Python {sys.version_info[0]}.{sys.version_info[1]} ({which} Python {wanted})"
+
+
+class _TasksRequirement(vlarl.Requirement):
+    """``isaaclab_tasks`` importable, or the Kit extension the PyPI 2.3 wheel loads when the app starts."""
+
+    def missing(self) -> str | None:
+        return None if versions.detect().tasks_present() else super().missing()
 
 
 def _is_test_fake() -> bool:
@@ -74,13 +93,17 @@ def _is_test_fake() -> bool:
 
 _SIM_FIX = (
     'pip install "vlarl-isaaclab[sim]" --extra-index-url https://pypi.nvidia.com '
-    "(or install IsaacLab 2.x from source: https://isaac-sim.github.io/IsaacLab)"
+    "(Python 3.11: IsaacLab 2.3, Python 3.12: IsaacLab 3.0; or from source: https://isaac-sim.github.io/IsaacLab)"
 )
 REQUIREMENTS: tuple[vlarl.Requirement, ...] = (
-    _PythonVersionRequirement("python", "python3.10|3.11", "use a Python 3.11 (Isaac Sim 5.x) or 3.10 (4.5) venv"),
+    _PythonVersionRequirement(
+        "python",
+        "python3.10|3.11|3.12",
+        "use Python 3.11 (IsaacLab 2.3, Isaac Sim 5.x), 3.10 (Isaac Sim 4.5) or 3.12 (IsaacLab 3.0, Isaac Sim 6)",
+    ),
     vlarl.Requirement("python", "isaacsim", _SIM_FIX),
     vlarl.Requirement("python", "isaaclab", _SIM_FIX),
-    vlarl.Requirement("python", "isaaclab_tasks", _SIM_FIX),
+    _TasksRequirement("python", "isaaclab_tasks", _SIM_FIX),
     _GpuRequirement(
         "gpu", "nvidia-rtx", "run on a machine with an RTX-class NVIDIA GPU and driver (Isaac Sim renders with RTX)"
     ),
@@ -108,9 +131,16 @@ def vlarl_addhooks(pluginmanager: Any) -> None:
 
 
 _STACK_IDS = (
-    ("Isaac-Stack-Cube-Franka-IK-Rel-Visuomotor-Cosmos-v0", ()),
+    # IsaacLab 2.x ids first; 3.0 moved the task to isaaclab_tasks/contrib/stack and renamed it (no -v0).
+    (
+        "Isaac-Stack-Cube-Franka-IK-Rel-Visuomotor-Cosmos-v0",
+        ("IsaacContrib-Stack-Cube-Franka-IK-Rel-Visuomotor-Cosmos",),
+    ),
     # The non-Cosmos sibling; RLinf's IsaacLab fork later names it "...-Rewarded-v0" (same cfg + reward term).
-    ("Isaac-Stack-Cube-Franka-IK-Rel-Visuomotor-v0", ("Isaac-Stack-Cube-Franka-IK-Rel-Visuomotor-Rewarded-v0",)),
+    (
+        "Isaac-Stack-Cube-Franka-IK-Rel-Visuomotor-v0",
+        ("Isaac-Stack-Cube-Franka-IK-Rel-Visuomotor-Rewarded-v0", "IsaacContrib-Stack-Cube-Franka-IK-Rel-Visuomotor"),
+    ),
 )
 
 

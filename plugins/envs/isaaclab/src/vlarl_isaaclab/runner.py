@@ -4,9 +4,10 @@ How IsaacLab's in-step resets meet the host's chunk-boundary autoreset:
 
 * ``ManagerBasedRLEnv.step`` resets every sub-env whose termination terms fired
   *inside* that step and returns the new episode's first observation for it.
-  A recorder term (IsaacLab's public ``RecorderTerm.record_pre_reset`` hook,
-  called just before ``_reset_idx``) captures the observation group of those
-  sub-envs before the reset, so ``final_observation`` is the real last one.
+  Their observation before the reset is recovered, so ``final_observation`` is
+  the real last one: on IsaacLab 3.x from ``extras["final_obs"]``
+  (``cfg.compute_final_obs``), on 2.x by a recorder term (IsaacLab's public
+  ``RecorderTerm.record_pre_reset`` hook, called just before ``_reset_idx``).
 * A sub-env that ends at sub-step c is marked done: ``valid[i, c+1:]`` False,
   rewards/terminations/truncations 0 there, its episode metrics frozen. The
   batch must still step together, so for the rest of the chunk it receives
@@ -66,8 +67,8 @@ def install_final_obs_recorder(env_cfg: Any, obs_group: str, store: FinalObsStor
     class _FinalObsRecorder(RecorderTerm):
         def record_pre_reset(self, env_ids: Any) -> tuple[None, None]:
             env = self._env
-            if env_ids is None:
-                env_ids = list(range(env.num_envs))
+            if env_ids is None or isinstance(env_ids, slice):
+                env_ids = list(range(env.num_envs))[env_ids or slice(None)]
             ids = torch.as_tensor(env_ids, dtype=torch.long, device=env.device)
             group = env.observation_manager.compute_group(obs_group)
             store.add(ids, {k: v[ids].clone() for k, v in group.items()})
@@ -82,25 +83,45 @@ def install_final_obs_recorder(env_cfg: Any, obs_group: str, store: FinalObsStor
     env_cfg.recorders = recorders
 
 
-def _tree_copy_rows(tree: Any, dst: torch.Tensor, src: torch.Tensor) -> None:
+def use_final_obs_extras(env_cfg: Any, generation: int) -> bool:
+    """IsaacLab 3.x: ask the env for ``extras["final_obs"]`` (no recorder, no extra observation pass per step)."""
+    if generation < 3 or not hasattr(env_cfg, "compute_final_obs"):
+        return False
+    env_cfg.compute_final_obs = True
+    return True
+
+
+def take_state_rows(tree: Any, rows: torch.Tensor) -> Any:
+    """``scene.get_state()`` cut to ``rows``: ``reset_to(state, env_ids)`` expects ``len(env_ids)`` rows."""
     if isinstance(tree, dict):
-        for value in tree.values():
-            _tree_copy_rows(value, dst, src)
-    elif isinstance(tree, torch.Tensor) and tree.ndim >= 1:
-        tree[dst] = tree[src]
+        return {k: take_state_rows(v, rows) for k, v in tree.items()}
+    if isinstance(tree, torch.Tensor) and tree.ndim >= 1:
+        return tree[rows].clone()
+    return tree
 
 
 class ChunkRunner:
     """Owns the episode bookkeeping of one batched IsaacLab env."""
 
     def __init__(
-        self, env: Any, decl: TaskDecl, description: str, max_episode_steps: int, store: FinalObsStore
+        self,
+        env: Any,
+        decl: TaskDecl,
+        description: str,
+        max_episode_steps: int,
+        store: FinalObsStore,
+        quat_order: str = "wxyz",
+        final_obs_from_extras: bool = False,
     ) -> None:
         self.env = env
         self.decl = decl
         self.description = description
         self.max_episode_steps = max_episode_steps
         self.store = store
+        self.quat_order = quat_order
+        """The installed IsaacLab's quaternion order (``wxyz`` 2.x, ``xyzw`` 3.x)."""
+        self.final_obs_from_extras = final_obs_from_extras
+        """Pre-reset rows come from ``extras["final_obs"]`` (3.x) instead of the recorder term (2.x)."""
         self.device = torch.device(str(env.device))
         self.n = int(env.num_envs)
         self.action_dim = len(decl.action_names)
@@ -113,7 +134,7 @@ class ChunkRunner:
 
     # ------------------------------------------------------------------ helpers
     def _map(self, raw: dict[str, Any]) -> dict[str, Any]:
-        return map_observation(raw, self.decl, self.description)
+        return map_observation(raw, self.decl, self.description, self.quat_order)
 
     def _success(self) -> torch.Tensor:
         if self.decl.success_term is None:
@@ -152,10 +173,25 @@ class ChunkRunner:
         idx = torch.arange(self.n, device=self.device)
         leaders = idx - idx % g
         members = idx[leaders != idx]
-        state = self.env.scene.get_state(is_relative=True)
-        _tree_copy_rows(state, members, leaders[members])
-        self.env.reset_to(state, env_ids=members, is_relative=True)
-        return self.env.observation_manager.compute()
+        state = take_state_rows(self.env.scene.get_state(is_relative=True), leaders[members])
+        raw, _extras = self.env.reset_to(state, env_ids=members, is_relative=True)
+        return raw
+
+    def _capture_from_extras(self, extras: dict[str, Any], reset: torch.Tensor) -> None:
+        """3.x: the rows IsaacLab reset inside ``step`` come with their pre-reset observation in extras."""
+        ids = reset.nonzero().squeeze(-1)
+        if not len(ids):
+            return
+        final = extras.get("final_obs")
+        if not isinstance(final, dict) or self.decl.obs_group not in final:
+            got = sorted(final) if isinstance(final, dict) else type(final).__name__
+            raise ContractError(
+                f"IsaacLab reset sub-envs {ids.tolist()} inside step() but extras has no 'final_obs' group "
+                f"'{self.decl.obs_group}' (got {got}).",
+                "The env cfg must keep compute_final_obs=True (vlarl sets it on IsaacLab 3.x); check that the "
+                "task's cfg class does not reset it in __post_init__.",
+            )
+        self.store.add(ids, {k: v[ids].clone() for k, v in final[self.decl.obs_group].items()})
 
     def chunk(self, actions: torch.Tensor) -> dict[str, Any]:
         if self.obs is None:
@@ -171,7 +207,9 @@ class ChunkRunner:
             if not bool(active.any()):
                 break  # every episode ended: the rest of the chunk would be ignored anyway
             step_actions = torch.where(active[:, None], actions[:, k], self.hold)
-            raw, env_reward, env_term, env_trunc, _extras = self.env.step(step_actions)
+            raw, env_reward, env_term, env_trunc, extras = self.env.step(step_actions)
+            if self.final_obs_from_extras:
+                self._capture_from_extras(extras, (env_term | env_trunc).to(self.device).bool())
             success = self._success()
             mapped = self._map(raw)
             captured = self.store.drain()

@@ -27,8 +27,11 @@ import vlarl
 from vlarl.errors import PluginError
 
 HOOK_NAME = "vlarl_isaaclab_tasks"
-STATE_TRANSFORMS = ("raw", "axis_angle_wxyz")
-"""How a state term is turned into ``states`` columns: as is, or a wxyz quaternion -> axis-angle (3)."""
+STATE_TRANSFORMS = ("raw", "axis_angle", "axis_angle_wxyz", "axis_angle_xyzw")
+"""How a state term is turned into ``states`` columns: as is, or a quaternion -> axis-angle (3).
+
+``axis_angle`` reads the quaternion in the installed IsaacLab's order (wxyz up to 2.x, xyzw from 3.0);
+``axis_angle_wxyz`` / ``axis_angle_xyzw`` force an order (for terms a task computes itself)."""
 
 
 @dataclass(frozen=True)
@@ -53,7 +56,7 @@ class TaskDecl:
     wrist_image_sensor: str | None = "wrist_cam"
     state_terms: tuple[tuple[str, str], ...] = (
         ("eef_pos", "raw"),
-        ("eef_quat", "axis_angle_wxyz"),
+        ("eef_quat", "axis_angle"),
         ("gripper_pos", "raw"),
     )
     """(observation term, transform) pairs concatenated into ``states``."""

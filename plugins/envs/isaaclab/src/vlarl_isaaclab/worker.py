@@ -1,12 +1,14 @@
 """The simulator process (started with ``spawn``). Start order matters for Isaac Sim:
 
-1. ``AppLauncher(headless=True, enable_cameras=True)``: nothing from ``isaaclab.envs``,
-   ``isaaclab_tasks`` or ``omni`` may be imported before the app runs;
+1. the app is launched headless with cameras (``AppLauncher`` on IsaacLab 2.x,
+   ``launch_simulation`` on 3.x, see ``launch.py``): nothing from ``isaaclab.envs``,
+   ``isaaclab_tasks`` or ``omni`` may be imported before it runs (in the PyPI 2.3 wheel
+   ``isaaclab_tasks`` only becomes importable then, as a Kit extension);
 2. task packages imported (the task's declared module, then ``extra_task_packages``),
    which ``gymnasium.register`` their ids with an ``env_cfg_entry_point``;
 3. env cfg loaded from the registry (``parse_env_cfg`` -> ``load_cfg_from_registry``),
    ``num_envs``, device, camera sizes and seed overridden, time-out pushed out of reach,
-   the final-observation recorder added;
+   final observations requested (3.x ``compute_final_obs``, 2.x a recorder term);
 4. ``gymnasium.make(id, cfg=env_cfg).unwrapped``.
 
 Messages on the pipe: the worker answers every request with ``("ok", payload)`` or
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import os
 import traceback
+from collections.abc import Callable
 from typing import Any
 
 from vlarl_isaaclab.taskdecl import TaskDecl
@@ -56,16 +59,15 @@ def _pick_gym_id(requested: str, decl: TaskDecl) -> str:
     )
 
 
-def build(spec: dict[str, Any]) -> tuple[Any, Any, Any]:
-    """Launch, import, configure and make; returns (app, env, runner)."""
-    from vlarl_isaaclab.runner import ChunkRunner, FinalObsStore, install_final_obs_recorder
+def build(spec: dict[str, Any]) -> tuple[Callable[[], None], Any, Any]:
+    """Launch, import, configure and make; returns (close_app, env, runner)."""
+    from vlarl_isaaclab.launch import launch, launcher_args, warn_explicit_wxyz
+    from vlarl_isaaclab.runner import ChunkRunner, FinalObsStore, install_final_obs_recorder, use_final_obs_extras
 
     os.environ.pop("DISPLAY", None)  # headless: avoid GLX errors on machines with an X display
+    generation = spec["generation"]
     try:
-        from isaaclab.app import AppLauncher
-
-        launcher = AppLauncher(headless=True, enable_cameras=True, device=spec["device"], **spec["launcher_kwargs"])
-        app = launcher.app
+        close_app = launch(generation, launcher_args(spec["device"], spec["launcher_kwargs"]))
     except Exception as exc:
         raise _Failure("launch", "isaaclab.app") from exc
     decl = TaskDecl.coerce(spec["decl"])
@@ -83,31 +85,38 @@ def build(spec: dict[str, Any]) -> tuple[Any, Any, Any]:
             from isaaclab_tasks.utils import parse_env_cfg
 
             gym_id = _pick_gym_id(spec["task"], decl)
-            env_cfg = parse_env_cfg(gym_id, device=spec["device"], num_envs=spec["num_envs"])
+            overrides = {"overrides": list(spec["cfg_overrides"])} if spec["cfg_overrides"] else {}
+            env_cfg = parse_env_cfg(gym_id, device=spec["device"], num_envs=spec["num_envs"], **overrides)
             _set_camera(env_cfg, decl.image_sensor if decl.image_term else None, spec["image_size"])
             _set_camera(env_cfg, decl.wrist_image_sensor if decl.wrist_image_term else None, spec["wrist_image_size"])
             env_cfg.seed = spec["seed"]
             env_cfg.episode_length_s = _NO_TIMEOUT_S
             store = FinalObsStore()
-            install_final_obs_recorder(env_cfg, decl.obs_group, store)
+            from_extras = use_final_obs_extras(env_cfg, generation)
+            if not from_extras:
+                install_final_obs_recorder(env_cfg, decl.obs_group, store)
+            warn_explicit_wxyz(decl, generation)
             env = gym.make(gym_id, cfg=env_cfg).unwrapped
-            runner = ChunkRunner(env, decl, spec["description"], spec["max_episode_steps"], store)
+            quat_order = "xyzw" if generation >= 3 else "wxyz"
+            runner = ChunkRunner(
+                env, decl, spec["description"], spec["max_episode_steps"], store, quat_order, from_extras
+            )
         except _Failure:
             raise
         except Exception as exc:
             raise _Failure("make", spec["task"]) from exc
-        return app, env, runner
+        return close_app, env, runner
     except BaseException:
-        _close(env, app)
+        _close(env, close_app)
         raise
 
 
-def _close(env: Any, app: Any) -> None:
-    for obj in (env, app):
-        if obj is None:
+def _close(env: Any, close_app: Callable[[], None] | None) -> None:
+    for close in (getattr(env, "close", None), close_app):
+        if close is None:
             continue
         try:
-            obj.close()
+            close()
         except Exception:
             traceback.print_exc()
 
@@ -121,7 +130,7 @@ def _error(exc: BaseException, stage: str, package: str | None) -> tuple[str, di
 def main(conn: Any, spec: dict[str, Any]) -> None:
     """Worker entry point: build, report ready, then serve reset/chunk/close requests."""
     try:
-        app, env, runner = build(spec)
+        close_app, env, runner = build(spec)
     except _Failure as exc:
         conn.send(_error(exc, exc.stage, exc.package))
         conn.close()
@@ -158,5 +167,5 @@ def main(conn: Any, spec: dict[str, Any]) -> None:
                 continue
             conn.send(("ok", result))
     finally:
-        _close(env, app)
+        _close(env, close_app)
         conn.close()

@@ -1,4 +1,4 @@
-"""Fake ``omnigibson.envs.vec_env_base.VectorEnvironment`` (3.7 shape: a list of Environments, one sim step)."""
+"""Fake ``omnigibson.envs.vec_env_base.VectorEnvironment`` (3.7 only: a list of Environments, one sim step)."""
 
 import copy
 

@@ -1,10 +1,16 @@
-"""Registers the task with gymnasium (imported inside the simulator worker, after AppLauncher)."""
+"""Registers the task with gymnasium (imported inside the simulator worker, after the app launched)."""
 
 import gymnasium as gym
 from isaaclab.utils import configclass
-from isaaclab_tasks.manager_based.manipulation.stack.config.franka.stack_ik_rel_visuomotor_env_cfg import (
-    FrankaCubeStackVisuomotorEnvCfg,
-)
+
+try:  # IsaacLab 3.x moved the stack task to isaaclab_tasks/contrib
+    from isaaclab_tasks.contrib.stack.config.franka.stack_ik_rel_visuomotor_env_cfg import (
+        FrankaCubeStackVisuomotorEnvCfg,
+    )
+except ImportError:  # IsaacLab 2.x
+    from isaaclab_tasks.manager_based.manipulation.stack.config.franka.stack_ik_rel_visuomotor_env_cfg import (
+        FrankaCubeStackVisuomotorEnvCfg,
+    )
 
 
 @configclass

@@ -1,8 +1,12 @@
 """Fake of ``isaaclab.envs``: ``ManagerBasedRLEnv(cfg, render_mode=None)``, batched, resets inside ``step``.
 
 ``step(action[N, A]) -> (obs, reward[N], terminated[N], time_outs[N], extras)`` with
-``obs = {"policy": {term: tensor}}``; terminated sub-envs are reset before the
-observation is computed (as IsaacLab does), after ``recorder_manager.record_pre_reset``.
+``obs = {"policy": {term: tensor}}``; terminated sub-envs are reset before the observation is computed
+(as IsaacLab does), after ``recorder_manager.record_pre_reset`` and, on 3.0 with ``cfg.compute_final_obs``,
+after ``extras["final_obs"] = observation_manager.compute()``. ``reset`` / ``reset_to`` return
+``(obs, extras)``; ``reset`` takes ``(seed, env_ids, options)`` on 2.3 and ``(env_ids, *, seed, options)`` on
+3.0. Observation terms as the stack task's: ``eef_quat`` is wxyz on 2.3 and xyzw on 3.0, ``gripper_pos`` is
+``(j1, -j2)`` (``mdp/observations.py``), images uint8 [N, H, W, 3].
 """
 
 from __future__ import annotations
@@ -14,10 +18,12 @@ import gymnasium as gym
 import torch
 
 from isaaclab import _log
+from isaaclab._version import GENERATION
 
 _log.require_app("isaaclab.envs")
 
-from isaaclab.managers import RecorderManager, TerminationManager  # noqa: E402
+from isaaclab.envs._scene import Scene  # noqa: E402
+from isaaclab.managers import RecorderManager, RecorderManagerBaseCfg, TerminationManager  # noqa: E402
 
 
 class ManagerBasedRLEnvCfg:
@@ -27,9 +33,11 @@ class ManagerBasedRLEnvCfg:
         self.episode_length_s = 30.0
         self.sim = _SimCfg()
         self.scene = _SceneCfg()
-        self.recorders: Any = None
+        self.recorders: Any = RecorderManagerBaseCfg()  # the real default (DefaultEmptyRecorderManagerCfg)
         self.terminations: Any = None
         self.observations: Any = None
+        if GENERATION >= 3:
+            self.compute_final_obs = False
         self.__post_init__()
 
     def __post_init__(self) -> None:
@@ -62,28 +70,6 @@ class _ObservationManager:
         return {"policy": self.compute_group("policy")}
 
 
-class _Scene:
-    def __init__(self, env: ManagerBasedRLEnv) -> None:
-        self._env = env
-
-    def get_state(self, is_relative: bool = False) -> dict[str, Any]:
-        e = self._env
-        return {
-            "articulation": {
-                "robot": {"eef_pos": e.eef_pos.clone(), "eef_quat": e.eef_quat.clone(), "gripper": e.gripper.clone()}
-            },
-            "rigid_object": {"goal": {"root_pos": e.goal.clone()}},
-        }
-
-    def reset_to(self, state: dict[str, Any], env_ids: torch.Tensor, is_relative: bool = False) -> None:
-        e = self._env
-        robot, goal = state["articulation"]["robot"], state["rigid_object"]["goal"]
-        e.eef_pos[env_ids] = robot["eef_pos"][env_ids]
-        e.eef_quat[env_ids] = robot["eef_quat"][env_ids]
-        e.gripper[env_ids] = robot["gripper"][env_ids]
-        e.goal[env_ids] = goal["root_pos"][env_ids]
-
-
 def _quat_mul(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     aw, ax, ay, az = a.unbind(-1)
     bw, bx, by, bz = b.unbind(-1)
@@ -93,7 +79,7 @@ def _quat_mul(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 
 
 def quat_from_axis_angle(v: torch.Tensor) -> torch.Tensor:
-    """wxyz quaternion of rotation vectors [N, 3]."""
+    """wxyz quaternion of rotation vectors [N, 3] (the fake's internal order)."""
     angle = v.norm(dim=-1, keepdim=True)
     axis = v / angle.clamp_min(1e-12)
     return torch.cat([torch.cos(angle / 2), axis * torch.sin(angle / 2)], dim=-1)
@@ -119,18 +105,22 @@ class ManagerBasedRLEnv(gym.Env):
         self.eef_quat[:, 0] = 1.0
         self.gripper = torch.full((n,), 0.04, device=dev)
         self.goal = torch.zeros(n, 3, device=dev)
+        self.root_pose_w = torch.zeros(n, 7, device=dev)
         self.last_action = torch.zeros(n, 7, device=dev)
         self.extras: dict[str, Any] = {}
-        self.scene = _Scene(self)
+        self.scene = Scene(self, cfg.scene.env_spacing)
         self.observation_manager = _ObservationManager(self)
         self.termination_manager = TerminationManager(cfg.terminations, self)
         self.recorder_manager = RecorderManager(cfg.recorders, self)
         self.reward_buf = torch.zeros(n, device=dev)
         self._is_closed = False
         self._reset_idx(torch.arange(n, device=dev))
-        _log.event(f"env.init num_envs={n} device={dev} " + " ".join(
-            f"{c}={getattr(cfg.scene, c).height}x{getattr(cfg.scene, c).width}" for c in ("table_cam", "wrist_cam")
-            if hasattr(cfg.scene, c)))  # fmt: skip
+        cams = " ".join(
+            f"{c}={getattr(cfg.scene, c).height}x{getattr(cfg.scene, c).width}"
+            for c in ("table_cam", "wrist_cam")
+            if hasattr(cfg.scene, c)
+        )
+        _log.event(f"env.init num_envs={n} device={dev} {cams} decimation={cfg.decimation}")
 
     @property
     def max_episode_length(self) -> int:
@@ -142,6 +132,11 @@ class ManagerBasedRLEnv(gym.Env):
         return seed
 
     # ------------------------------------------------------------------ MDP
+    def _ids(self, env_ids: Any) -> torch.Tensor:
+        if env_ids is None or isinstance(env_ids, slice):
+            return torch.arange(self.num_envs, dtype=torch.long, device=self.device)[env_ids or slice(None)]
+        return torch.as_tensor(env_ids, dtype=torch.long, device=self.device)
+
     def _reset_idx(self, env_ids: torch.Tensor) -> None:
         k = len(env_ids)
         self.extras["log"] = self.termination_manager.reset(env_ids)
@@ -154,27 +149,54 @@ class ManagerBasedRLEnv(gym.Env):
         self.last_action[env_ids] = 0.0
         self.episode_length_buf[env_ids] = 0
 
-    def reset(self, seed: int | None = None, env_ids: torch.Tensor | None = None, options: dict | None = None):
-        if env_ids is None:
-            env_ids = torch.arange(self.num_envs, dtype=torch.long, device=self.device)
-        self.recorder_manager.record_pre_reset(env_ids)
+    def _reset(self, seed: int | None, env_ids: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+        ids = self._ids(env_ids)
+        self.recorder_manager.record_pre_reset(ids)
         if seed is not None:
             self.seed(seed)
-        self._reset_idx(env_ids)
-        self.recorder_manager.record_post_reset(env_ids)
+        self._reset_idx(ids)
+        self.recorder_manager.record_post_reset(ids)
         return self.observation_manager.compute(update_history=True), self.extras
 
-    def reset_to(
-        self, state: dict, env_ids: torch.Tensor | None, seed: int | None = None, is_relative: bool = False
-    ) -> None:
-        if env_ids is None:
-            env_ids = torch.arange(self.num_envs, dtype=torch.long, device=self.device)
-        self.recorder_manager.record_pre_reset(env_ids)
+    if GENERATION >= 3:
+
+        def reset(
+            self, env_ids: Any = slice(None), *, seed: int | None = None, options: dict | None = None
+        ) -> tuple[dict[str, Any], dict[str, Any]]:
+            return self._reset(seed, env_ids)
+
+    else:
+
+        def reset(  # type: ignore[misc]
+            self, seed: int | None = None, env_ids: Any = None, options: dict | None = None
+        ) -> tuple[dict[str, Any], dict[str, Any]]:
+            return self._reset(seed, env_ids)
+
+    if GENERATION >= 3:
+
+        def reset_to(
+            self, state: dict, env_ids: Any = slice(None), seed: int | None = None, is_relative: bool = False
+        ) -> tuple[dict[str, Any], dict[str, Any]]:
+            return self._reset_to(state, env_ids, seed, is_relative)
+
+    else:
+
+        def reset_to(  # type: ignore[misc]
+            self, state: dict, env_ids: Any, seed: int | None = None, is_relative: bool = False
+        ) -> tuple[dict[str, Any], dict[str, Any]]:
+            return self._reset_to(state, env_ids, seed, is_relative)
+
+    def _reset_to(
+        self, state: dict, env_ids: Any, seed: int | None, is_relative: bool
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        ids = self._ids(env_ids)
+        self.recorder_manager.record_pre_reset(ids)
         if seed is not None:
             self.seed(seed)
-        self._reset_idx(env_ids)
-        self.scene.reset_to(state, env_ids, is_relative=is_relative)
-        self.recorder_manager.record_post_reset(env_ids)
+        self._reset_idx(ids)
+        self.scene.reset_to(state, ids, is_relative=is_relative)
+        self.recorder_manager.record_post_reset(ids)
+        return self.observation_manager.compute(update_history=True), self.extras
 
     def step(self, action: torch.Tensor):
         action = action.to(self.device)
@@ -192,6 +214,8 @@ class ManagerBasedRLEnv(gym.Env):
         self.reward_buf = torch.zeros(self.num_envs, device=self.device)
         reset_ids = reset_buf.nonzero(as_tuple=False).squeeze(-1)
         if len(reset_ids) > 0:
+            if getattr(self.cfg, "compute_final_obs", False):
+                self.extras["final_obs"] = self.observation_manager.compute()
             self.recorder_manager.record_pre_reset(reset_ids)
             self._reset_idx(reset_ids)
             self.recorder_manager.record_post_reset(reset_ids)
@@ -212,11 +236,12 @@ class ManagerBasedRLEnv(gym.Env):
         return torch.stack([r, g, b], dim=-1).to(torch.uint8)  # [N, H, W, 3], upright
 
     def _policy_obs(self) -> dict[str, torch.Tensor]:
+        quat = self.eef_quat[:, [1, 2, 3, 0]] if GENERATION >= 3 else self.eef_quat  # 3.0: xyzw
         obs = {
             "actions": self.last_action.clone(),
             "eef_pos": self.eef_pos.clone(),
-            "eef_quat": self.eef_quat.clone(),
-            "gripper_pos": torch.stack([self.gripper, self.gripper], dim=-1),
+            "eef_quat": quat.clone(),
+            "gripper_pos": torch.stack([self.gripper, -self.gripper], dim=-1),  # (j1, -j2)
         }
         if hasattr(self.cfg.scene, "table_cam"):
             obs["table_cam"] = self._camera("table_cam", self.eef_pos - self.goal + 0.5)

@@ -39,16 +39,36 @@ class RecorderManagerBaseCfg:
         self.dataset_filename = "dataset"
         self.dataset_export_mode = DatasetExportMode.EXPORT_ALL
         self.export_in_record_pre_reset = True
+        self.export_in_close = False
+
+
+_SETTINGS = (
+    "dataset_file_handler_class_type",
+    "dataset_filename",
+    "dataset_export_dir_path",
+    "dataset_export_mode",
+    "export_in_record_pre_reset",
+    "export_in_close",
+)
 
 
 class RecorderManager:
     def __init__(self, cfg: RecorderManagerBaseCfg | None, env: Any) -> None:
         self._terms: dict[str, RecorderTerm] = {}
         self.episodes: dict[int, dict[str, list[Any]]] = {}
-        for name, value in vars(cfg or {}).items() if cfg is not None else []:
-            if isinstance(value, RecorderTermCfg):
-                self._terms[name] = value.class_type(value, env)
-        if self._terms and cfg.dataset_export_mode != DatasetExportMode.EXPORT_NONE:
+        if not cfg:
+            return
+        for name, value in cfg.items() if isinstance(cfg, dict) else vars(cfg).items():
+            if name in _SETTINGS or value is None:
+                continue
+            if not isinstance(value, RecorderTermCfg):
+                raise TypeError(f"Configuration for the term '{name}' is not of type RecorderTermCfg.")
+            self._terms[name] = value.class_type(value, env)
+        if not self._terms:
+            return
+        if not isinstance(cfg, RecorderManagerBaseCfg):
+            raise TypeError("Configuration for the recorder manager is not of type RecorderManagerBaseCfg.")
+        if cfg.dataset_export_mode != DatasetExportMode.EXPORT_NONE:
             # the real manager opens an HDF5 file here; the fake refuses so tests notice
             raise RuntimeError("fake recorder manager: dataset export is not supported, use EXPORT_NONE")
 
