@@ -34,4 +34,5 @@ for dir in plugins/*/*/; do
   [ -f "$dir/pyproject.toml" ] && args+=(-e "$dir")
 done
 "${PIP[@]}" install "${args[@]}" ${VLARL_EXTRA_PIP:-}
-"${PIP[@]}" install "pytest>=7" "pytest-timeout>=2" "ruff>=0.6" "setuptools>=77"
+# matplotlib: the plots of benchmarks/ (the main job draws one).
+"${PIP[@]}" install "pytest>=7" "pytest-timeout>=2" "ruff>=0.6" "setuptools>=77" "matplotlib>=3.7"
