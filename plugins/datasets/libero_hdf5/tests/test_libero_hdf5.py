@@ -106,3 +106,10 @@ def test_missing_paths_are_named(tmp_path: Path) -> None:
         make([tmp_path / "nope.hdf5"])
     with pytest.raises(ConfigError, match=r"holds no \.hdf5 file"):
         make([tmp_path])
+
+
+def test_the_env_task_text_wins_over_the_bddl_instruction(tmp_path: Path) -> None:
+    write_libero_file(tmp_path / "t_demo.hdf5", lengths=(2,), task="pick the akita black bowl")
+    with h5py.File(tmp_path / "t_demo.hdf5", "a") as f:
+        f["data"].attrs["vlarl_task_description"] = "pick up the black bowl"
+    assert make([tmp_path]).task_descriptions == ("pick up the black bowl",)

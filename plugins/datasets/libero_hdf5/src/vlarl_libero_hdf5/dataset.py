@@ -56,6 +56,11 @@ def _require(group: Any, key: str, file: Path, expected: str) -> Any:
 
 
 def _task_description(data: Any, file: Path) -> str:
+    # The collector stores the env's own task text (LIBERO's task.language); problem_info's instruction is the
+    # BDDL's wording, which can differ from what the env returns and so from a task embedding's vocabulary.
+    own = data.attrs.get("vlarl_task_description")
+    if own:
+        return " ".join(str(own).split())
     info = data.attrs.get("problem_info")
     if info is not None:
         text = json.loads(info).get("language_instruction")
