@@ -32,6 +32,8 @@ class ActionSpec:
 
     dims: tuple[ActionDim, ...]
     gripper: GripperConvention = "none"
+    source: str = ""
+    """Where the actions were read, for messages: a dataset's file and keys; empty for an env's spec."""
 
     @property
     def dim(self) -> int:

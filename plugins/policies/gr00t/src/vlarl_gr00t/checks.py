@@ -65,6 +65,15 @@ def check_compatible(cfg: dict[str, Any], emb: Embodiment, config: Gr00tConfig, 
             "Set policy.embodiment_ids.<tag> to a free slot in that range.",
         )
     if action_spec is not None and action_spec.dim != emb.action_dim:
+        source = action_spec.source  # a dataset names the file and keys its actions came from
+        widths = ", ".join(f"{k}:{s.width}" for k, s in emb.action.items())
+        if source:
+            raise ConfigError(
+                f"{source}: the demonstrated actions have {action_spec.dim} dims but GR00T embodiment '{emb.tag}' "
+                f"acts in {emb.action_dim} ({widths}).",
+                "Map the dataset's action dims to the embodiment's action keys (dataset.actions, or the action "
+                "groups of meta/modality.json), or describe the dataset's embodiment (policy.metadata_path).",
+            )
         raise ConfigError(
             f"The env's action has {action_spec.dim} dims but embodiment '{emb.tag}' outputs {emb.action_dim}.",
             "Pick the embodiment_tag that matches the env, or describe the env's embodiment in policy.embodiments.",

@@ -286,6 +286,8 @@ def embodiment_sources(config: Gr00tConfig, use_hooks: bool = True) -> dict[str,
     sources: dict[str, Any] = {}
     if config.checkpoint_path:
         sources.update(read_metadata(Path(config.checkpoint_path) / "experiment_cfg" / "metadata.json"))
+    if config.metadata_path:
+        sources.update(read_metadata(config.metadata_path))
     if use_hooks:
         sources.update(hook_embodiments())
     sources.update(config.embodiments or {})  # config wins: it is the user's explicit choice

@@ -29,6 +29,9 @@ class RLHeadConfig:
 @dataclass
 class Gr00tConfig:
     checkpoint_path: str | None = None  # GR00T-N1.5 dir: config.json, *.safetensors, experiment_cfg/metadata.json
+    # A metadata.json (e.g. of a dataset: python -m vlarl_lerobot.gr00t_metadata) whose tags join (and win over)
+    # the checkpoint's; policy.embodiments still win over both.
+    metadata_path: str | None = None
     preset: str = "tiny"  # architecture when no checkpoint: tiny | 3b
     embodiment_tag: str = "new_embodiment"
     embodiments: dict[str, Any] = field(

@@ -53,6 +53,16 @@ def _check_config(cfg: OpenVLAOFTConfig) -> None:
         )
 
 
+def _source(action_spec: ActionSpec) -> str:
+    """Where a dataset read its actions (file and keys); empty for an env's spec."""
+    return action_spec.source
+
+
+def _actions_of(action_spec: ActionSpec) -> str:
+    source = _source(action_spec)
+    return f"the demonstrated actions ({source})" if source else "the env's actions"
+
+
 def _as_tensor(x: Any) -> torch.Tensor:
     return x if isinstance(x, torch.Tensor) else torch.from_numpy(np.ascontiguousarray(x))
 
@@ -97,8 +107,9 @@ class OpenVLAOFTPolicy(ChunkedPolicy):
         self.action_dim = cfg.action_dim or action_spec.dim
         if cfg.action_dim is not None and cfg.action_dim != action_spec.dim:
             raise ConfigError(
-                f"policy.action_dim={cfg.action_dim} but the env's actions have {action_spec.dim} dims.",
-                "Remove policy.action_dim or pick the env this checkpoint was trained for.",
+                f"policy.action_dim={cfg.action_dim} but {_actions_of(action_spec)} have {action_spec.dim} dims.",
+                "Remove policy.action_dim or pick the env this checkpoint was trained for"
+                + (" (or select the dataset's action dims: dataset.actions)." if _source(action_spec) else "."),
             )
         self.proprio_dim = None
         if cfg.use_proprio:
@@ -119,7 +130,8 @@ class OpenVLAOFTPolicy(ChunkedPolicy):
         self.normalizer = Normalizer(stats, action_spec.low, action_spec.high)
         if self.normalizer.action_dim != self.action_dim:
             raise ConfigError(
-                f"Statistics entry {self.unnorm_key!r} has {self.normalizer.action_dim} action dims, the env {self.action_dim}.",
+                f"Statistics entry {self.unnorm_key!r} has {self.normalizer.action_dim} action dims; "
+                f"{_actions_of(action_spec)} have {self.action_dim}.",
                 "Choose the policy.unnorm_key of the robot/env you run.",
             )
         self.model = self._build_model(arch, cfg)
