@@ -177,3 +177,36 @@ def test_union_layout_gives_zeros_for_an_object_a_task_lacks() -> None:
                 assert (np.linalg.norm(pose[3:]) > 0.99) if present else not pose.any(), (task, name, pose)
     finally:
         e.close()
+
+
+def test_dart_collection_executes_noisy_actions_and_records_the_experts(env: LiberoEnv, tmp_path: Path) -> None:
+    h5py = pytest.importorskip("h5py")
+    from vlarl_libero.collector import collect_task
+
+    executed: list[np.ndarray] = []
+    real_step = env.chunk_step
+
+    def spy(actions: np.ndarray) -> Any:
+        executed.append(np.array(actions[:, 0, :]))
+        return real_step(actions)
+
+    noise = [0.2, 0.2, 0.2, 0.1, 0.1, 0.1, 0.0]
+    env.chunk_step = spy  # type: ignore[method-assign]
+    try:
+        result = collect_task(env, 1, tmp_path, action_noise=noise)
+    finally:
+        del env.chunk_step
+    assert result.demos == 1
+    slot = None
+    with h5py.File(result.path, "r") as f:
+        recorded = f["data/demo_0/actions"][()]
+    steps = np.stack(executed)  # [T, n, 7]: the demo is one sub-env's first len(recorded) steps
+    for i in range(steps.shape[1]):
+        if steps.shape[0] >= len(recorded) and np.all(steps[: len(recorded), i, 6] == recorded[:, 6]):
+            slot = i
+    assert slot is not None, "no sub-env executed the recorded gripper commands"
+    diff = steps[: len(recorded), slot, :] - recorded
+    free = np.abs(steps[: len(recorded), slot, :]) < 1.0  # clipping at the action bounds hides the noise
+    np.testing.assert_array_equal(diff[:, 6], 0.0)  # no noise on the gripper
+    assert diff[:, :3][free[:, :3]].std() == pytest.approx(0.2, rel=0.25)
+    assert diff[:, 3:6][free[:, 3:6]].std() == pytest.approx(0.1, rel=0.25)

@@ -71,3 +71,23 @@ def test_cnn_channels_set_the_encoder_widths_and_default_keeps_the_checkpoint_la
         "actor_encoder.image.conv.4.weight": (32, 32, 3, 3), "actor_encoder.image.conv.4.bias": (32,),
         "actor_encoder.image.proj.weight": (128, 512), "actor_encoder.image.proj.bias": (128,),
     }  # fmt: skip
+
+
+def test_init_log_std_per_action_dim_sets_each_dims_noise():
+    from omegaconf import OmegaConf
+
+    # From a config file the list arrives as an OmegaConf ListConfig.
+    values = OmegaConf.create({"v": [-1.0, -4.0]}).v
+    policy = MLPPolicy(MLPPolicyConfig(num_action_chunks=3, init_log_std=values), STATES, BOX)
+    assert policy.log_std.shape == (3, 2)
+    torch.testing.assert_close(policy.log_std[:, 1], torch.full((3,), -4.0))
+    torch.manual_seed(0)
+    obs = synthetic_obs(STATES, 2000)
+    raw = policy.act(obs).replay["raw_actions"]
+    mean = policy.act(obs, deterministic=True).replay["raw_actions"]
+    spread = (raw - mean).std(dim=(0, 1))
+    assert spread[0] == pytest.approx(np.exp(-1.0), rel=0.1) and spread[1] == pytest.approx(np.exp(-4.0), rel=0.1)
+    scalar = MLPPolicy(MLPPolicyConfig(init_log_std=-2.0), STATES, BOX)
+    assert torch.all(scalar.log_std == -2.0)
+    with pytest.raises(ConfigError, match="does not fit 2 action dims"):
+        MLPPolicy(MLPPolicyConfig(init_log_std=[-1.0, -2.0, -3.0]), STATES, BOX)

@@ -44,6 +44,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--num-envs", type=int, default=2, help="sub-envs, one worker process each")
     parser.add_argument("--seed", type=int, default=0, help="order in which init states are tried")
     parser.add_argument("--max-episode-steps", type=int, default=None, help="default: the suite's limit")
+    parser.add_argument(
+        "--action-noise",
+        type=float,
+        nargs="+",
+        default=[0.0],
+        help="std of noise added to the executed actions, the expert's own action being recorded (DART): "
+        "one value, or 7 (x y z rx ry rz gripper), e.g. 0.2 0.2 0.2 0.1 0.1 0.1 0",
+    )
     parser.add_argument("--verbose", action="store_true", help="show the simulator workers' own output")
     args = parser.parse_args(argv)
     args.cameras = [c for c in args.cameras if c != "none"]
@@ -58,6 +66,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     for flag, value, low in (("--demos-per-task", args.demos_per_task, 1), ("--num-envs", args.num_envs, 1)):
         if value < low:
             parser.error(f"{flag} must be at least {low}, got {value}")
+    if len(args.action_noise) not in (1, 7) or min(args.action_noise) < 0:
+        parser.error(f"--action-noise takes 1 or 7 non-negative numbers, got {args.action_noise}")
     if args.image_size < 16:
         parser.error(f"--image-size must be at least 16, got {args.image_size}")
     if args.out.exists() and not args.out.is_dir():
@@ -124,6 +134,7 @@ def main(argv: list[str] | None = None) -> int:
                     num_envs=args.num_envs,
                     seed=args.seed,
                     max_episode_steps=args.max_episode_steps,
+                    action_noise=args.action_noise,
                     on_episode=on_episode,
                     on_task_start=on_task_start,
                 )

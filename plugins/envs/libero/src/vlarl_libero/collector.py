@@ -29,12 +29,20 @@ class TaskDemos:
 
 
 def collect_task(
-    env: LiberoEnv, demos_wanted: int, out_dir: Path, on_episode: Callable[[TaskDemos], None] | None = None
+    env: LiberoEnv,
+    demos_wanted: int,
+    out_dir: Path,
+    on_episode: Callable[[TaskDemos], None] | None = None,
+    action_noise: Sequence[float] | float = 0.0,
 ) -> TaskDemos:
     """Collect up to ``demos_wanted`` successful demos of the env's single task.
 
     Each init state of the task is tried at most once (the env's shuffled schedule, seeded by env.seed,
     uses every state once before repeating one), so a task with fewer solvable states gives fewer demos.
+
+    ``action_noise`` (std in action units, one value or one per action dim) perturbs the *executed*
+    action while the expert's own action is recorded (DART, Laskey et al. 2017): the demos then show how
+    the expert recovers from the drift a noisy policy makes, which a policy cloned from clean demos never sees.
     """
     if len(env.task_ids) != 1 or not env.cfg.record_sim_states or not env.cfg.privileged_state:
         raise ValueError("collect_task needs a LiberoEnv of one task with privileged_state and record_sim_states")
@@ -58,6 +66,8 @@ def collect_task(
     started = n
     counts = [True] * n  # whether sub-env i's current episode is within the budget of init states
     demos = [Demo(env.pair_of(i)[1]) for i in range(n)]
+    noise = np.broadcast_to(np.asarray(action_noise, dtype=np.float64), (env.action_spec.dim,))
+    rng = np.random.default_rng(env.cfg.seed)
     try:
         while result.demos < demos_wanted and any(counts):
             actions = expert.act(obs)
@@ -66,7 +76,10 @@ def collect_task(
                 if counts[i]:
                     images = {cam: obs[CAMERA_KEYS[cam]][i] for cam in env.cameras}
                     demos[i].add(records[i], images, actions[i])
-            out = env.chunk_step(actions[:, None, :])
+            executed = actions
+            if noise.any():
+                executed = np.clip(actions + rng.normal(size=actions.shape) * noise, -1.0, 1.0).astype(actions.dtype)
+            out = env.chunk_step(executed[:, None, :])
             success = out.infos["episode"]["success_once"] & ~out.infos["env_failed"]
             for i in np.flatnonzero(out.infos["done"]):
                 if counts[i]:
@@ -102,6 +115,7 @@ def collect_demos(
     max_episode_steps: int | None = None,
     on_episode: Callable[[TaskDemos], None] | None = None,
     on_task_start: Callable[[int], None] | None = None,
+    action_noise: Sequence[float] | float = 0.0,
 ) -> dict[str, Any]:
     """Collect ``demos_per_task`` demos of each task (one env per task, ``num_envs`` sub-envs / workers).
 
@@ -125,7 +139,7 @@ def collect_demos(
         )
         env = LiberoEnv(cfg)
         try:
-            results.append(collect_task(env, demos_per_task, Path(out), on_episode))
+            results.append(collect_task(env, demos_per_task, Path(out), on_episode, action_noise))
         finally:
             env.close()
     tasks = [{**asdict(r), "path": str(r.path)} for r in results]

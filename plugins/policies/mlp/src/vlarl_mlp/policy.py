@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -180,7 +181,7 @@ class MLPPolicy(ChunkedPolicy):
             self.actor = _mlp([self.actor_encoder.out_dim, *cfg.hidden_sizes, c * a * self.max_classes], act)
         else:
             self.actor = _mlp([self.actor_encoder.out_dim, *cfg.hidden_sizes, c * a], act)
-            self.log_std = nn.Parameter(torch.full((c, a), float(cfg.init_log_std)))
+            self.log_std = nn.Parameter(self._initial_log_std(cfg.init_log_std, c, a))
             finite = torch.isfinite(low) & torch.isfinite(high)
             self.register_buffer("action_center", torch.where(finite, (high + low) / 2, torch.zeros_like(low)))
             self.register_buffer("action_scale", torch.where(finite, (high - low) / 2, torch.ones_like(low)))
@@ -192,6 +193,16 @@ class MLPPolicy(ChunkedPolicy):
             )
         if cfg.ortho_init:
             self._ortho_init()
+
+    @staticmethod
+    def _initial_log_std(value: Any, chunk: int, dim: int) -> torch.Tensor:
+        values = [value] if isinstance(value, (int, float)) else list(value)
+        if len(values) not in (1, dim) or not all(isinstance(v, (int, float)) for v in values):
+            raise ConfigError(
+                f"policy.init_log_std={value!r} does not fit {dim} action dims.",
+                f"Give one number or a list of {dim} numbers.",
+            )
+        return torch.tensor(values, dtype=torch.float32).expand(chunk, dim).clone()
 
     @staticmethod
     def _task_vocabulary(cfg: MLPPolicyConfig, spec: ObservationSpec) -> tuple[str, ...]:

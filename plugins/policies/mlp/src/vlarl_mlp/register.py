@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import vlarl
 
@@ -22,7 +23,9 @@ class MLPPolicyConfig:
     """``chunk``: one value per decision [N]; ``action``: one per sub-step [N, C]."""
     action_head: str = "auto"
     """``gaussian``, ``categorical`` (discrete dims), or ``auto`` (categorical iff every dim is discrete)."""
-    init_log_std: float = -0.5
+    init_log_std: Any = -0.5
+    """Initial log std of the Gaussian head in [-1, 1] units: one float, or one per action dim (e.g. less
+    exploration on rotation dims than on position dims of a delta-pose arm)."""
     ortho_init: bool = True
     task_embedding_dim: int = 0
     """> 0: condition actor and critic on a learned embedding of the task description, so one
