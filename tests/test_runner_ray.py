@@ -17,7 +17,7 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module", autouse=True)
 def ray_cluster():
-    ray.init(num_cpus=2, include_dashboard=False, configure_logging=False)
+    ray.init(address="local", num_cpus=2, include_dashboard=False, configure_logging=False)
     yield
     ray.shutdown()
 
@@ -43,6 +43,41 @@ def test_pipelined_training_on_separate_cpu_slots(tmp_path):
     assert 0 < summary.env_steps <= 3 * 4 * 8
 
 
+def test_placement_json_names_every_worker_and_the_summary_line_is_printed(tmp_path, capsys):
+    train(cfg(tmp_path, "runner.max_epochs=1", "rollout.pipeline_stage_num=2",
+              "cluster.component_placement={env: 0-1, rollout: 0-1, actor: 0-1}", "cluster.actor_strategy=ddp"))  # fmt: skip
+    placed = json.loads((tmp_path / "r" / "placement.json").read_text())
+    assert [w["envs"] for w in placed["env"]] == [[0, 1], [1, 2], [2, 3], [3, 4]]  # 2 devices x 2 stages
+    assert [w["device"] for w in placed["env"]] == [0, 1, 0, 1] and [w["rollout_worker"] for w in placed["env"]] == [
+        0,
+        1,
+        0,
+        1,
+    ]
+    assert [(w["rank"], w["device"], w["strategy"]) for w in placed["actor"]] == [(0, 0, "ddp"), (1, 1, "ddp")]
+    assert len({w["pid"] for w in placed["actor"] + placed["rollout"] + placed["env"]}) == 8  # one process each
+    line = next(x for x in capsys.readouterr().out.splitlines() if x.startswith("placement:"))
+    assert "env 4 workers" in line and "rollout 2 replicas" in line and "actor 2 ranks, ddp/gloo" in line
+
+
+def test_impossible_worker_groups_fail_naming_the_keys_before_any_actor_starts(tmp_path, monkeypatch):
+    from vlarl.runner.ray_backend import RayTrainer
+
+    def no_reservation(self):
+        raise AssertionError("a placement group was reserved")
+
+    monkeypatch.setattr(RayTrainer, "_reserve", no_reservation)
+    with pytest.raises(ConfigError, match=r"env.num_envs=6 does not split over 4 env workers"):
+        train(cfg(tmp_path, "env.num_envs=6", "rollout.pipeline_stage_num=2",
+                  "cluster.component_placement={env: 0-1, rollout: 0, actor: 0}"))  # fmt: skip
+    with pytest.raises(ConfigError, match=r"env.num_envs=3 does not split over the 2 actor ranks"):
+        train(cfg(tmp_path, "env.num_envs=3", "cluster.component_placement={env: 0, rollout: 0, actor: 0-1}"))
+    with pytest.raises(ConfigError, match=r"cluster.actor_strategy=none trains on one rank"):
+        train(
+            cfg(tmp_path, "cluster.actor_strategy=none", "cluster.component_placement={env: 0, rollout: 0, actor: 0-1}")
+        )
+
+
 def test_placement_on_devices_that_do_not_exist_fails_before_training(tmp_path):
     with pytest.raises(ConfigError, match=r"asks for CPU slots \[2, 3\]"):
         train(cfg(tmp_path, "cluster.component_placement={env: 0-3, rollout: 0, actor: 0}"))
@@ -61,7 +96,9 @@ try:
 except ConfigError:
     print("initialized after failure:", ray.is_initialized())
 """
-    done = subprocess.run([sys.executable, "-c", script], cwd=Path(__file__).parents[1], capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=Path(__file__).parents[1], capture_output=True, text=True, timeout=300
+    )
     assert "initialized after failure: False" in done.stdout, done.stdout + done.stderr
 
 
@@ -75,7 +112,7 @@ def test_a_killed_env_or_rollout_actor_is_restarted_and_counted(tmp_path, monkey
     def kill_once(self, it):
         if not killed:
             killed.append(it)
-            ray.kill(self.env_workers[0] if victim == "env" else self.rollout)
+            ray.kill(self.env_workers[0] if victim == "env" else self.rollouts[0])
         return real(self, it)
 
     monkeypatch.setattr(RayTrainer, "collect", kill_once)
@@ -128,10 +165,14 @@ def test_a_killed_training_actor_restarts_from_the_last_checkpoint_and_the_run_g
     def kill_actor_once(self, it):
         if it == 3 and not killed:
             killed.append(it)
-            ray.kill(self.actor)  # dies before this iteration's update
+            ray.kill(self.actors[1])  # one rank dies before this iteration's update
         return real(self, it)
 
-    common = ("runner.max_epochs=4", "runner.save_interval=2")
+    common = (
+        "runner.max_epochs=4",
+        "runner.save_interval=2",
+        "cluster.component_placement={env: 0, rollout: 0, actor: 0-1}",
+    )
     train(cfg(tmp_path / "a", *common))
     monkeypatch.setattr(RayTrainer, "collect", kill_actor_once)
     summary = train(cfg(tmp_path / "b", *common, "video_cfg.save_video=true", "video_cfg.interval=2",

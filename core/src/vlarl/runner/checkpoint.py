@@ -118,14 +118,21 @@ def _write_failure(exc: Exception, root: Path, final: Path, tmp: Path | None) ->
 
 
 def save_checkpoint(
-    root: Path, iteration: int, policy: torch.nn.Module, trainer_state: dict[str, Any], meta: dict[str, Any]
+    root: Path,
+    iteration: int,
+    policy: torch.nn.Module,
+    trainer_state: dict[str, Any],
+    meta: dict[str, Any],
+    weights: dict[str, torch.Tensor] | None = None,
 ) -> Path:
+    """Write a checkpoint; ``weights``: the policy's whole state dict when the caller gathered it already
+    (the actor ranks of an FSDP2 group: consolidated tensors, so one process loads it as any other)."""
     final = root / f"{PREFIX}{iteration:06d}"
     tmp: Path | None = None
     try:
         root.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}{TMP_MARK}", dir=root))
-        weights = {k: v.detach().contiguous().cpu() for k, v in policy.state_dict().items()}
+        weights = {k: v.detach().contiguous().cpu() for k, v in (weights or policy.state_dict()).items()}
         save_file(weights, str(tmp / "model.safetensors"))
         pause_point("save", iteration)
         torch.save(trainer_state, tmp / "trainer.pt")

@@ -10,6 +10,7 @@ Syntax as in the framework users come from::
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from vlarl.errors import ConfigError
@@ -78,3 +79,102 @@ def parse_placement(mapping: dict[str, Any], n_devices: int, device_kind: str) -
             "Place every component, e.g. 'env,rollout,actor: all'.",
         )
     return placement
+
+
+@dataclass
+class Layout:
+    """The worker groups a placement asks for, checked against the run's envs and algorithm.
+
+    Env worker ``w`` (of ``len(env_devices)`` x ``per_device`` x ``stages``) runs sub-envs
+    ``[w * envs_per_worker, (w + 1) * envs_per_worker)`` on ``env_devices[w % len(env_devices)]``
+    and asks rollout replica ``w % len(rollout_devices)`` for its actions. Actor rank ``r`` trains on
+    sub-envs ``[r * N / W, (r + 1) * N / W)``.
+    """
+
+    env_devices: list[int]
+    rollout_devices: list[int]
+    actor_devices: list[int]
+    stages: int
+    per_device: int
+    num_envs: int | None
+
+    @property
+    def n_env_workers(self) -> int:
+        return len(self.env_devices) * self.per_device * self.stages
+
+    @property
+    def n_rollout_workers(self) -> int:
+        return len(self.rollout_devices) * self.per_device
+
+    @property
+    def world_size(self) -> int:
+        return len(self.actor_devices)
+
+    @property
+    def envs_per_worker(self) -> int | None:
+        return None if self.num_envs is None else self.num_envs // self.n_env_workers
+
+    def env_device(self, w: int) -> int:
+        return self.env_devices[w % len(self.env_devices)]
+
+    def rollout_device(self, i: int) -> int:
+        return self.rollout_devices[i % len(self.rollout_devices)]
+
+    def users(self) -> dict[int, int]:
+        """Device -> how many workers of all groups run on it (each gets that share of the device)."""
+        count: dict[int, int] = {}
+        devices = [self.env_device(w) for w in range(self.n_env_workers)]
+        devices += [self.rollout_device(i) for i in range(self.n_rollout_workers)] + list(self.actor_devices)
+        for d in devices:
+            count[d] = count.get(d, 0) + 1
+        return count
+
+
+def plan_layout(
+    placement: dict[str, list[int]], stages: int, per_device: int, num_envs: int | None, group_size: int | None
+) -> Layout:
+    """Check that the worker groups divide the envs (and GRPO groups); raise naming the keys otherwise."""
+    if per_device < 1:
+        raise ConfigError(f"cluster.workers_per_device={per_device}: it must be >= 1.", "Use 1 (or 2 per GPU).")
+    for name in COMPONENTS:
+        if len(set(placement[name])) != len(placement[name]):
+            raise ConfigError(
+                f"cluster.component_placement.{name} names a device twice: {placement[name]}.",
+                "List each device once; use cluster.workers_per_device for several workers per device.",
+            )
+    layout = Layout(placement["env"], placement["rollout"], placement["actor"], stages, per_device, num_envs)
+    if num_envs is None:
+        if layout.n_env_workers > 1 or layout.world_size > 1:
+            raise ConfigError(
+                "Several env workers or actor ranks need an env with a num_envs setting to split.",
+                "Place env and actor on one device each, with rollout.pipeline_stage_num=1.",
+            )
+        return layout
+    w = layout.n_env_workers
+    if num_envs % w:
+        raise ConfigError(
+            f"env.num_envs={num_envs} does not split over {w} env workers (cluster.component_placement.env: "
+            f"{len(layout.env_devices)} devices x cluster.workers_per_device={per_device} x "
+            f"rollout.pipeline_stage_num={stages}).",
+            f"Set env.num_envs to a multiple of {w}, or place env on fewer devices.",
+        )
+    if group_size and (num_envs // w) % group_size:
+        raise ConfigError(
+            f"algorithm.group_size={group_size} does not divide the {num_envs // w} envs of each of the {w} env "
+            "workers (env.num_envs / (env devices x cluster.workers_per_device x rollout.pipeline_stage_num)): "
+            "a GRPO group must start from one initial state in one env worker.",
+            f"Set env.num_envs to a multiple of {w * group_size}.",
+        )
+    ranks = layout.world_size
+    if num_envs % ranks:
+        raise ConfigError(
+            f"env.num_envs={num_envs} does not split over the {ranks} actor ranks of cluster.component_placement.actor.",
+            f"Set env.num_envs to a multiple of {ranks}, or place actor on fewer devices.",
+        )
+    if group_size and (num_envs // ranks) % group_size:
+        raise ConfigError(
+            f"algorithm.group_size={group_size} does not divide the {num_envs // ranks} envs of each of the {ranks} "
+            "actor ranks (cluster.component_placement.actor): GRPO groups must not straddle ranks.",
+            f"Set env.num_envs to a multiple of {ranks * group_size}, or place actor on fewer devices.",
+        )
+    return layout

@@ -72,6 +72,15 @@ class ClusterConfig:
     address: str | None = None
     """Join an existing Ray cluster (``auto`` or ``host:port``); null starts a local one."""
     num_cpus: int | None = None
+    actor_strategy: str = "auto"
+    """How the actor ranks (one per ``component_placement.actor`` device) train together: ``fsdp`` (FSDP2),
+    ``ddp`` or ``none`` (one rank only); ``auto``: ``fsdp`` with several ranks."""
+    fsdp_mixed_precision: str | None = None
+    """FSDP2 compute dtype (``bf16`` or ``fp16``; gradients reduced in float32); null: the policy's dtype."""
+    fsdp_cpu_offload: bool = False
+    """FSDP2: keep sharded parameters, gradients and optimizer states in CPU memory."""
+    workers_per_device: int = 1
+    """Env workers and rollout replicas per placed device (e.g. 2 simulator processes per GPU)."""
 
 
 @dataclass

@@ -47,6 +47,9 @@ def check_config(cfg: GRPOConfig) -> None:
 
 class GRPO(OptimizerResumeState, Algorithm):
     requires_critic = False
+    supports_distributed = True
+    """Groups never straddle actor ranks (the runner checks that each rank's envs hold whole groups), so
+    group statistics are local; everything else goes through ``self.dist``."""
 
     def __init__(self, cfg: GRPOConfig) -> None:
         check_config(cfg)
@@ -95,13 +98,16 @@ class GRPO(OptimizerResumeState, Algorithm):
         buffer.returns = torch.where(first, returns[None, :, None].expand_as(rewards), zeros)
         self._rollout = (id(buffer), mask, g.advantages)
         finished = (buffer.dones & first).any(-1).any(0)
+        dist = self.dist
+        all_returns = dist.gather(returns)  # [N] per rank: the whole rollout's returns on every rank
+        counts = dist.sum(torch.tensor([float(g.filtered_groups), float((~finished).sum())], dtype=torch.float64))
         return {
-            "rollout/returns_mean": float(returns.mean()),
-            "rollout/returns_std": float(returns.std()) if n > 1 else 0.0,
-            "rollout/advantages_mean": float(masked_mean(buffer.advantages, mask)),
-            "rollout/rewards_mean": float(masked_mean(rewards, first)),
-            "rollout/filtered_groups": float(g.filtered_groups),
-            "rollout/unfinished_episodes": float((~finished).sum()),
+            "rollout/returns_mean": float(all_returns.mean()),
+            "rollout/returns_std": float(all_returns.std()) if all_returns.numel() > 1 else 0.0,
+            "rollout/advantages_mean": dist.masked_mean(buffer.advantages, mask),
+            "rollout/rewards_mean": dist.masked_mean(rewards, first),
+            "rollout/filtered_groups": float(counts[0]),
+            "rollout/unfinished_episodes": float(counts[1]),
         }
 
     def _check_finite(self, name: str, value: torch.Tensor) -> None:
@@ -138,37 +144,49 @@ class GRPO(OptimizerResumeState, Algorithm):
         sums: dict[str, float] = defaultdict(float)
         count = 0
         stop = False
+        dist = self.dist
         for _ in range(cfg.update_epochs):
-            for idx in buffer.minibatches(cfg.num_minibatches, self.generator):
-                if not f_mask[idx].any():
+            for idx, empty in dist.minibatches(buffer, cfg.num_minibatches, self.generator):
+                m = torch.zeros_like(f_mask[idx]) if empty else f_mask[idx]
+                if dist.distributed:
+                    n_lp, g_lp = dist.counts((f_lp[idx], m))
+                    if float(g_lp) == 0:
+                        continue  # no rank holds an entry of this minibatch that counts
+                    w = dist.weight(n_lp, g_lp)
+                elif not m.any():
                     continue  # nothing of this minibatch counts (all filtered or after first episodes)
                 out = policy.evaluate({k: v[idx] for k, v in replay.items()})
                 pg_loss, stats = clipped_policy_loss(
-                    out.log_probs.float(), f_lp[idx], f_adv[idx], f_mask[idx],
+                    out.log_probs.float(), f_lp[idx], f_adv[idx], m,
                     cfg.clip_ratio_low, cfg.clip_ratio_high, cfg.clip_ratio_c,
                 )  # fmt: skip
-                entropy = masked_mean(out.entropy.float(), f_mask[idx])
+                entropy = masked_mean(out.entropy.float(), m)
+                if dist.distributed:  # each term becomes this rank's part of the global minibatch mean
+                    pg_loss, entropy, stats = pg_loss * w, entropy * w, {k: v * w for k, v in stats.items()}
                 loss = pg_loss - cfg.entropy_coef * entropy
-                self._check_finite("actor/policy_loss", pg_loss)
-                self._check_finite("actor/entropy", entropy)
-                self._check_finite("actor/loss", loss)
+                row = torch.stack([loss, pg_loss, entropy, stats["approx_kl"], stats["pg_clipfrac"]]).detach()
+                if dist.distributed:
+                    row = dist.sum(row.double()).to(row.dtype)  # global means: the finite checks agree on every rank
+                self._check_finite("actor/policy_loss", row[1])
+                self._check_finite("actor/entropy", row[2])
+                self._check_finite("actor/loss", row[0])
                 self.optimizer.zero_grad(set_to_none=True)
-                loss.backward()
+                dist.backward(loss)
                 max_norm = cfg.max_grad_norm if cfg.max_grad_norm is not None else math.inf
-                grad_norm = torch.nn.utils.clip_grad_norm_(params, max_norm)
+                grad_norm = dist.clip_grad_norm_(params, max_norm)
                 self._check_finite("actor/grad_norm", grad_norm)
                 self.optimizer.step()
                 for key, val in (
-                    ("actor/loss", loss),
-                    ("actor/policy_loss", pg_loss),
-                    ("actor/entropy", entropy),
+                    ("actor/loss", row[0]),
+                    ("actor/policy_loss", row[1]),
+                    ("actor/entropy", row[2]),
                     ("actor/grad_norm", grad_norm),
-                    ("actor/approx_kl", stats["approx_kl"]),
-                    ("actor/pg_clipfrac", stats["pg_clipfrac"]),
+                    ("actor/approx_kl", row[3]),
+                    ("actor/pg_clipfrac", row[4]),
                 ):
                     sums[key] += float(val.detach())
                 count += 1
-                if cfg.target_kl is not None and float(stats["approx_kl"]) > 1.5 * cfg.target_kl:
+                if cfg.target_kl is not None and float(row[3]) > 1.5 * cfg.target_kl:
                     stop = True
                     break
             if stop:

@@ -11,7 +11,7 @@ from vlarl.contracts.algorithm import Algorithm
 from vlarl.contracts.buffer import RolloutBuffer
 from vlarl.contracts.policy import ChunkedPolicy
 from vlarl.errors import ConfigError, ContractError, VlarlError
-from vlarl.rl.losses import broadcast_to, clipped_policy_loss, mask_like, masked_mean, masked_normalize
+from vlarl.rl.losses import broadcast_to, clipped_policy_loss, mask_like, masked_mean
 from vlarl.rl.state import OptimizerResumeState
 from vlarl_ppo.gae import chunk_level_inputs, gae_action_level, gae_chunk_level
 from vlarl_ppo.losses import explained_variance, value_loss
@@ -63,6 +63,7 @@ def check_config(cfg: PPOConfig) -> None:
 
 class PPO(OptimizerResumeState, Algorithm):
     requires_critic = True
+    supports_distributed = True
 
     def __init__(self, cfg: PPOConfig) -> None:
         check_config(cfg)
@@ -141,10 +142,11 @@ class PPO(OptimizerResumeState, Algorithm):
             x = chunk_level_inputs(*args, boot)
             mask, rewards = x["valid"], x["rewards"]
         buffer.advantages, buffer.returns = adv, ret
+        # GAE is per sub-env, so each rank's shard is exact; the means are over every rank's entries.
         return {
-            "rollout/returns_mean": float(masked_mean(ret, mask)),
-            "rollout/advantages_mean": float(masked_mean(adv, mask)),
-            "rollout/rewards_mean": float(masked_mean(rewards, mask)),
+            "rollout/returns_mean": self.dist.masked_mean(ret, mask),
+            "rollout/advantages_mean": self.dist.masked_mean(adv, mask),
+            "rollout/rewards_mean": self.dist.masked_mean(rewards, mask),
         }
 
     # ------------------------------------------------------------------ update
@@ -189,7 +191,8 @@ class PPO(OptimizerResumeState, Algorithm):
         v_mask = mask_like(buffer.valid, old_v)
         returns = buffer.returns
 
-        total = buffer.n_chunks * buffer.num_envs
+        dist = self.dist
+        total = dist.total_decisions(buffer)
         if cfg.num_minibatches > total:
             raise ConfigError(
                 f"algorithm.num_minibatches={cfg.num_minibatches} exceeds the {total} decisions of a rollout.",
@@ -205,7 +208,9 @@ class PPO(OptimizerResumeState, Algorithm):
         def flat_mask(m: torch.Tensor) -> torch.Tensor | None:
             return None if full else flat(m)
 
-        def pick(m: torch.Tensor | None, idx: torch.Tensor) -> torch.Tensor | None:
+        def pick(m: torch.Tensor | None, idx: torch.Tensor, ref: torch.Tensor, empty: bool) -> torch.Tensor | None:
+            if empty:  # this rank holds none of the minibatch: its placeholder entry counts nowhere
+                return torch.zeros(ref[idx].shape, dtype=torch.bool, device=ref.device)
             return None if m is None else m[idx]
 
         flat_adv, flat_adv_mask = flat(buffer.advantages), flat_mask(adv_mask)
@@ -218,7 +223,12 @@ class PPO(OptimizerResumeState, Algorithm):
         history: list[torch.Tensor] = []
         stop = False
         for _ in range(cfg.update_epochs):
-            for idx in buffer.minibatches(cfg.num_minibatches, self.generator):
+            for idx, empty in dist.minibatches(buffer, cfg.num_minibatches, self.generator):
+                v_m, adv_m = pick(flat_v_mask, idx, flat_v, empty), pick(flat_adv_mask, idx, flat_adv, empty)
+                lp_m = pick(flat_lp_mask, idx, flat_lp, empty)
+                if dist.distributed:  # each rank's means weighted by its share of the global minibatch
+                    n_lp, g_lp, n_v, g_v = dist.counts((flat_lp[idx], lp_m), (flat_v[idx], v_m))
+                    w_lp, w_v = dist.weight(n_lp, g_lp), dist.weight(n_v, g_v)
                 out = policy.evaluate({k: v[idx] for k, v in replay.items()})
                 if out.values is None:
                     raise ContractError(
@@ -231,7 +241,7 @@ class PPO(OptimizerResumeState, Algorithm):
                     new_v,
                     flat_v[idx],
                     flat_ret[idx],
-                    pick(flat_v_mask, idx),
+                    v_m,
                     cfg.value_clip,
                     cfg.value_loss,
                     cfg.huber_delta,
@@ -239,48 +249,43 @@ class PPO(OptimizerResumeState, Algorithm):
                 adv = flat_adv_lp[idx]
                 if cfg.normalize_advantages:
                     # Normalize at the advantages' own granularity, then broadcast to the log-probs.
-                    adv = broadcast_to(masked_normalize(flat_adv[idx], pick(flat_adv_mask, idx)), adv)
+                    adv = broadcast_to(dist.normalize(flat_adv[idx], adv_m), adv)
                 pg_loss, pg_stats = clipped_policy_loss(
                     out.log_probs.float(),
                     flat_lp[idx],
                     adv,
-                    pick(flat_lp_mask, idx),
+                    lp_m,
                     cfg.clip_ratio_low,
                     cfg.clip_ratio_high,
                     cfg.clip_ratio_c,
                 )
-                entropy = masked_mean(out.entropy.float(), pick(flat_lp_mask, idx))
+                entropy = masked_mean(out.entropy.float(), lp_m)
+                if dist.distributed:  # from here on each term is this rank's part of the global mean
+                    pg_loss, entropy, v_loss, v_clip = pg_loss * w_lp, entropy * w_lp, v_loss * w_v, v_clip * w_v
+                    pg_stats = {k: v * w_lp for k, v in pg_stats.items()}
                 if warmup:
                     loss = cfg.value_loss_coef * v_loss
                 else:
                     loss = pg_loss + cfg.value_loss_coef * v_loss - cfg.entropy_coef * entropy
                 self.optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                grad_norm = torch.nn.utils.clip_grad_norm_(params, max_norm, foreach=True)
+                dist.backward(loss)
+                grad_norm = dist.clip_grad_norm_(params, max_norm, foreach=True)
+                # Kept as tensors: one conversion at the end instead of a sync per metric and minibatch.
+                # Distributed: one all-reduce sums the ranks' parts into the global minibatch means.
+                row = torch.stack(
+                    [loss, pg_loss, v_loss, entropy, pg_stats["approx_kl"], pg_stats["pg_clipfrac"], v_clip]
+                ).detach()
+                row = dist.sum(row.double()).to(row.dtype) if dist.distributed else row
+                row = torch.cat([row[:4], grad_norm.detach().reshape(1).to(row), row[4:]])
                 # One check (one sync) per minibatch, before the optimizer step: a NaN loss makes a NaN gradient
                 # norm too, but the loss terms come first so the message names the term that went bad.
                 self._check_finite(
                     ("actor/policy_loss", "actor/value_loss", "actor/entropy", "actor/loss", "actor/grad_norm"),
-                    torch.stack([pg_loss, v_loss, entropy, loss, grad_norm]).detach(),
+                    row[[1, 2, 3, 0, 4]],
                 )
                 self.optimizer.step()
-
-                # Kept as tensors: one conversion at the end instead of a sync per metric and minibatch.
-                history.append(
-                    torch.stack(
-                        [
-                            loss,
-                            pg_loss,
-                            v_loss,
-                            entropy,
-                            grad_norm,
-                            pg_stats["approx_kl"],
-                            pg_stats["pg_clipfrac"],
-                            v_clip,
-                        ]
-                    ).detach()
-                )
-                if cfg.target_kl is not None and not warmup and float(pg_stats["approx_kl"]) > 1.5 * cfg.target_kl:
+                history.append(row)
+                if cfg.target_kl is not None and not warmup and float(row[5]) > 1.5 * cfg.target_kl:
                     stop = True
                     break
             if stop:
@@ -293,7 +298,8 @@ class PPO(OptimizerResumeState, Algorithm):
         metrics["actor/lr"] = float(lr)
         metrics["actor/critic_warmup"] = float(warmup)
         metrics["actor/minibatch_steps"] = float(count)
-        metrics["critic/explained_variance"] = explained_variance(old_v, returns, v_mask)
+        ev = self.dist.explained_variance(old_v, returns, v_mask)
+        metrics["critic/explained_variance"] = explained_variance(old_v, returns, v_mask) if ev is None else ev
         return metrics
 
 
