@@ -43,6 +43,7 @@ def _default_sigint() -> None:
     # A test run started in the background of a shell inherits an ignored SIGINT, and so would the run
     # (Python then installs no Ctrl-C handling at all): give it the disposition a terminal's process has.
     signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 def popen(cmd: list[str], env: dict[str, str]) -> subprocess.Popen:
@@ -50,7 +51,9 @@ def popen(cmd: list[str], env: dict[str, str]) -> subprocess.Popen:
                             preexec_fn=_default_sigint)  # fmt: skip
 
 
-def start(log_path: Path, pause_dir: Path, pause: str, *overrides: str, prefix: tuple[str, ...] = ()) -> subprocess.Popen:
+def start(
+    log_path: Path, pause_dir: Path, pause: str, *overrides: str, prefix: tuple[str, ...] = ()
+) -> subprocess.Popen:
     env = {**os.environ, "VLARL_TEST_PAUSE": pause, "VLARL_TEST_PAUSE_DIR": str(pause_dir), "OMP_NUM_THREADS": "1"}
     cmd = [*prefix, sys.executable, "-m", "vlarl.cli", "train", str(EXAMPLE),
            f"runner.logger.log_path={log_path}", *SMALL, *overrides]  # fmt: skip
@@ -147,6 +150,80 @@ def test_second_ctrl_c_during_the_interrupt_save_says_nothing_was_written_and_ke
     assert digest(root / "step_000003") == before
 
 
+def test_sigterm_is_handled_like_the_first_ctrl_c(tmp_path):
+    """What a scheduler, `kill` or a container stop sends: it used to end the run at once, losing the work since
+    the last checkpoint. Now the iteration completes and is saved, and the run exits 143 (128 + SIGTERM)."""
+    proc = start(tmp_path, tmp_path, "after_update:2", "runner.save_interval=2", "runner.max_epochs=6")
+    wait_for(tmp_path / "after_update-2", proc)
+    root = tmp_path / "t" / "checkpoints"
+    before = digest(root / "step_000002")
+    proc.send_signal(signal.SIGTERM)
+    rc, _, err = finish(proc)
+    assert rc == 143, err
+    assert "SIGTERM: stopping once this iteration completes, then saving a checkpoint of it." in err
+    assert (
+        f"Stopped by SIGTERM after 3 iterations; checkpoint {root / 'step_000003'}. Continue with runner.resume=auto."
+        in err
+    )
+    assert "Traceback" not in err and digest(root / "step_000002") == before
+    assert sorted(p.name for p in root.iterdir()) == ["step_000002", "step_000003"]
+    assert meta(root / "step_000003")["iteration"] == 3 and num_updates(root / "step_000003") == 3
+
+
+def test_a_second_sigterm_during_the_interrupt_save_stops_at_once_and_keeps_the_last_checkpoint(tmp_path):
+    proc = start(tmp_path, tmp_path, "after_update:4,save:5", "runner.save_interval=3", "runner.max_epochs=10")
+    wait_for(tmp_path / "after_update-4", proc)
+    root = tmp_path / "t" / "checkpoints"
+    before = digest(root / "step_000003")
+    proc.send_signal(signal.SIGTERM)
+    wait_for(tmp_path / "save-5", proc)
+    proc.send_signal(signal.SIGTERM)
+    rc, _, err = finish(proc)
+    assert rc == 143, err
+    assert (f"Interrupted: the checkpoint {root / 'step_000005'} was not written (its temporary files were removed); "
+            f"the last checkpoint {root / 'step_000003'} is intact.") in err  # fmt: skip
+    assert sorted(p.name for p in root.iterdir()) == ["step_000003"] and digest(root / "step_000003") == before
+
+
+def test_the_second_signal_text_is_one_for_train_and_sft(tmp_path):
+    """runner/loop.py and runner/sft.py share StopRequest.hard_stop; each phase says what was lost."""
+    from vlarl.runner.interrupt import StopRequest
+
+    target, last = tmp_path / "step_000004", "the last checkpoint X is intact"
+    train_stop, sft_stop = StopRequest("iteration"), StopRequest("step", "SFT step")
+    assert sft_stop.hard_stop("step", 5, 40, target, None, last).message == (
+        "Interrupted: SFT step 5 of 40 did not complete and nothing of it was saved; the last checkpoint X is intact."
+    )
+    assert train_stop.hard_stop("completed", 5, 10, target, None, last).message.startswith(
+        "Interrupted: iteration 5 of 10 completed but was not saved;"
+    )
+    assert sft_stop.hard_stop("between", 4, 40, target, target, last).message.startswith(
+        "Interrupted: stopped after 4 SFT steps;"
+    )
+    assert train_stop.hard_stop("save", 4, 10, target, target, last).message.startswith(
+        f"Interrupted: stopped after writing {target};"
+    )
+    assert train_stop.hard_stop("iteration", 1, 10, target, None, last).exit_code == 130
+
+
+def test_sigterm_is_graceful_on_the_ray_driver_too():
+    """ray.init installs a driver SIGTERM handler that only exits; a run takes it over and puts it back."""
+    code = (
+        "import os, signal, ray\n"
+        "ray.init(address=\"local\", num_cpus=1, include_dashboard=False, log_to_driver=False)\n"
+        "from vlarl.runner.interrupt import StopRequest\n"
+        "ray_handler = signal.getsignal(signal.SIGTERM)\n"
+        "with StopRequest() as stop:\n"
+        "    os.kill(os.getpid(), signal.SIGTERM)\n"
+        "    print('requested', stop.requested, stop.exit_code)\n"
+        "print('restored', signal.getsignal(signal.SIGTERM) is ray_handler)\n"
+        "ray.shutdown()\n"
+    )
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "requested True 143" in res.stdout and "restored True" in res.stdout
+
+
 def test_sigkill_mid_save_leaves_nothing_behind_after_resume_and_no_step_is_logged_twice(tmp_path):
     """Issue case 3: SIGKILL while step_000004 is written left an orphaned .step_* directory and, after the
     resume, iterations 2 and 3 twice in metrics.jsonl."""
@@ -157,7 +234,9 @@ def test_sigkill_mid_save_leaves_nothing_behind_after_resume_and_no_step_is_logg
     root = tmp_path / "t" / "checkpoints"
     assert any(name.startswith(".step_000004") for name in leftovers(root))
     assert logged_steps(tmp_path / "t") == [0, 1, 2, 3]
-    rc, out, err = finish(start(tmp_path, tmp_path, "", "runner.save_interval=2", "runner.max_epochs=6", "runner.resume=auto"))
+    rc, out, err = finish(
+        start(tmp_path, tmp_path, "", "runner.save_interval=2", "runner.max_epochs=6", "runner.resume=auto")
+    )
     assert rc == 0, err
     assert logged_steps(tmp_path / "t") == [0, 1, 2, 3, 4, 5]
     assert leftovers(root) == []
@@ -191,7 +270,9 @@ def test_retention_keeps_the_newest_and_the_best_and_resume_still_works(tmp_path
     assert f"step_{best_step:06d}" in names  # the best ever saved is kept
     summary = train(small_config(tmp_path, "runner.max_epochs=14", "runner.save_interval=2", "runner.resume=auto"))
     assert summary.iterations == 14 and (root / "step_000014").is_dir() and not (root / "step_000008").exists()
-    train(small_config(tmp_path / "all", "runner.max_epochs=6", "runner.save_interval=2", "runner.keep_checkpoints=null"))
+    train(
+        small_config(tmp_path / "all", "runner.max_epochs=6", "runner.save_interval=2", "runner.keep_checkpoints=null")
+    )
     assert len(list((tmp_path / "all" / "t" / "checkpoints").iterdir())) == 3
 
 
@@ -200,7 +281,11 @@ def test_resume_with_changed_learning_rates_applies_them_and_says_so(tmp_path, c
     crashed with 'different number of parameter groups'. The current config wins, and the log says so."""
     train(small_config(tmp_path, "runner.max_epochs=2", "runner.save_interval=2"))
     capsys.readouterr()
-    train(small_config(tmp_path, "runner.max_epochs=3", "runner.save_interval=2", "runner.resume=auto", "algorithm.lr=1e-3"))
+    train(
+        small_config(
+            tmp_path, "runner.max_epochs=3", "runner.save_interval=2", "runner.resume=auto", "algorithm.lr=1e-3"
+        )
+    )
     out = capsys.readouterr().out
     assert "algorithm.lr: 0.00025 -> 0.001" in out and "current config applies" in out
     rows = [json.loads(line) for line in (tmp_path / "t" / "metrics.jsonl").read_text().splitlines()]
@@ -214,8 +299,12 @@ def test_resume_with_changed_learning_rates_applies_them_and_says_so(tmp_path, c
 
 def test_unchanged_resume_is_still_exact(tmp_path):
     """The hyperparameter rule must not disturb the bitwise resume of an unchanged config."""
-    train(small_config(tmp_path / "a", "runner.max_epochs=4", "runner.save_interval=2", "algorithm.lr_anneal_updates=8"))
-    train(small_config(tmp_path / "b", "runner.max_epochs=2", "runner.save_interval=2", "algorithm.lr_anneal_updates=8"))
+    train(
+        small_config(tmp_path / "a", "runner.max_epochs=4", "runner.save_interval=2", "algorithm.lr_anneal_updates=8")
+    )
+    train(
+        small_config(tmp_path / "b", "runner.max_epochs=2", "runner.save_interval=2", "algorithm.lr_anneal_updates=8")
+    )
     train(small_config(tmp_path / "b", "runner.max_epochs=4", "runner.save_interval=2", "algorithm.lr_anneal_updates=8",
                        "runner.resume=auto"))  # fmt: skip
     a = ckpt.read_weights(tmp_path / "a" / "t" / "checkpoints" / "step_000004")
@@ -258,7 +347,10 @@ def test_a_real_full_disk_during_save_names_both_checkpoints(tmp_path):
     _, out, err = finish(proc)
     assert "rc=2" in out, out + err
     checkpoints = disk / "t" / "checkpoints"
-    assert f"Disk full while saving {checkpoints / 'step_000004'}; previous checkpoint {checkpoints / 'step_000002'} intact" in err
+    assert (
+        f"Disk full while saving {checkpoints / 'step_000004'}; previous checkpoint {checkpoints / 'step_000002'} intact"
+        in err
+    )
     assert "Traceback" not in err and "inline_container" not in err
     listed = [line for line in out.splitlines() if line.startswith(("step_", ".step_"))]
     assert listed == ["step_000002"], out
@@ -283,12 +375,17 @@ def test_torch_s_full_disk_error_is_named_too(tmp_path, monkeypatch):
     root = tmp_path / "t" / "checkpoints"
     with pytest.raises(ckpt.CheckpointError) as exc:
         train(small_config(tmp_path, "runner.max_epochs=4", "runner.save_interval=2"))
-    assert exc.value.problem == f"Disk full while saving {root / 'step_000004'}; previous checkpoint {root / 'step_000002'} intact."
+    assert (
+        exc.value.problem
+        == f"Disk full while saving {root / 'step_000004'}; previous checkpoint {root / 'step_000002'} intact."
+    )
     assert sorted(p.name for p in root.iterdir()) == ["step_000002"]
 
 
 def test_full_disk_before_any_checkpoint_says_none_exists(tmp_path, monkeypatch):
-    monkeypatch.setattr(ckpt, "save_file", lambda *a, **k: (_ for _ in ()).throw(OSError(28, "No space left on device")))
+    monkeypatch.setattr(
+        ckpt, "save_file", lambda *a, **k: (_ for _ in ()).throw(OSError(28, "No space left on device"))
+    )
     with pytest.raises(ckpt.CheckpointError, match="step_000002; no earlier checkpoint exists"):
         train(small_config(tmp_path, "runner.max_epochs=2", "runner.save_interval=2"))
 
@@ -387,7 +484,9 @@ def test_non_finite_metrics_before_any_checkpoint_do_not_claim_one_is_intact(tmp
     from vlarl.runner import train as train_module
 
     real = train_module.LocalTrainer.iteration
-    monkeypatch.setattr(train_module.LocalTrainer, "iteration", lambda self, it: {**real(self, it), "actor/loss": float("nan")})
+    monkeypatch.setattr(
+        train_module.LocalTrainer, "iteration", lambda self, it: {**real(self, it), "actor/loss": float("nan")}
+    )
     with pytest.raises(VlarlError) as exc:
         train(small_config(tmp_path, "runner.max_epochs=2"))
     assert "no checkpoint was written yet" in exc.value.problem and "intact" not in exc.value.problem
@@ -415,7 +514,10 @@ def sft_config(tmp_path: Path, **sft_keys):
     })  # fmt: skip
 
 
-def test_sft_ctrl_c_saves_the_completed_step_and_keeps_the_last_checkpoints(tmp_path):
+@pytest.mark.parametrize(
+    ("signum", "rc_wanted", "by"), [(signal.SIGINT, 130, "Ctrl-C"), (signal.SIGTERM, 143, "SIGTERM")]
+)
+def test_sft_ctrl_c_saves_the_completed_step_and_keeps_the_last_checkpoints(tmp_path, signum, rc_wanted, by):
     from omegaconf import OmegaConf
 
     path = tmp_path / "sft.yaml"
@@ -425,10 +527,10 @@ def test_sft_ctrl_c_saves_the_completed_step_and_keeps_the_last_checkpoints(tmp_
     wait_for(tmp_path / "after_update-22", proc)
     root = tmp_path / "runs" / "e" / "sft" / "checkpoints"
     before = digest(root / "step_000020")
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(signum)
     rc, _, err = finish(proc)
     assert digest(root / "step_000020") == before
-    assert rc == 130 and "Stopped by Ctrl-C after 23 SFT steps" in err and "Traceback" not in err
+    assert rc == rc_wanted and f"Stopped by {by} after 23 SFT steps" in err and "Traceback" not in err
     assert sorted(p.name for p in root.iterdir()) == ["step_000015", "step_000020", "step_000023"]  # keep 3
 
 

@@ -93,4 +93,11 @@ class MetricLogger:
         if self._tb is not None:
             self._tb.close()
         if self._wandb is not None:
+            import wandb
+
             self._wandb.finish()
+            # finish() returns before W&B's service process has written out and closed the run file (it does
+            # that asynchronously); teardown waits for it, so the run's records are all on disk when close()
+            # returns. Skipped while another W&B run of this process is active (teardown would end it too).
+            if wandb.run is None:
+                wandb.teardown()

@@ -179,11 +179,7 @@ class TrainLoop(ABC):
                         if not stop.requested:
                             raise
                         # The terminal sends Ctrl-C to the env's worker processes too; they may have quit.
-                        raise Interrupted(
-                            f"Interrupted: iteration {it + 1} of {r.max_epochs} failed after Ctrl-C "
-                            f"({type(exc).__name__}: {exc}); nothing of it was saved, "
-                            f"{last_checkpoint_text(self.ckpt_root)}."
-                        ) from exc
+                        raise stop.failed(it + 1, r.max_epochs, exc, last_checkpoint_text(self.ckpt_root)) from exc
                     phase = "completed"
                     _check_finite(metrics, it, self.ckpt_root)
                     self.logger.log(metrics, step=it)
@@ -195,26 +191,18 @@ class TrainLoop(ABC):
                         self.checkpoint(it, metrics)
                     phase = "between"
                     if stop.requested:
-                        raise Interrupted(
-                            f"Stopped by Ctrl-C after {it} iterations; checkpoint {self.last_checkpoint}. "
-                            "Continue with runner.resume=auto."
-                        )
+                        raise stop.stopped(f"{it} iterations", self.last_checkpoint, "runner.resume")
                     if out_of_time:
                         print(f"runner.max_minutes={r.max_minutes:g} reached after {it} iterations.", flush=True)
                         break
         except Interrupted:
             raise
         except KeyboardInterrupt:
-            # A second Ctrl-C (or one without the handler): never save a half-finished iteration.
+            # A second signal (or one without the handler): never save a half-finished iteration.
+            number = it + 1 if phase in ("iteration", "completed") else it
             target = self.ckpt_root / f"{ckpt.PREFIX}{it:06d}"
-            what = {
-                "save": f"the checkpoint {target} was not written (its temporary files were removed)"
-                if target != self.last_checkpoint
-                else f"stopped after writing {target}",
-                "completed": f"iteration {it + 1} of {r.max_epochs} completed but was not saved",
-                "between": f"stopped after {it} iterations",
-            }.get(phase, f"iteration {it + 1} of {r.max_epochs} did not complete and nothing of it was saved")
-            raise Interrupted(f"Interrupted: {what}; {last_checkpoint_text(self.ckpt_root)}.") from None
+            last = last_checkpoint_text(self.ckpt_root)
+            raise stop.hard_stop(phase, number, r.max_epochs, target, self.last_checkpoint, last) from None
         finally:
             progress.close()
             self.logger.close()

@@ -228,7 +228,7 @@ class SFTTrainer:
         self.policy.train()
         t0 = time.perf_counter()
         phase = "step"
-        stop = StopRequest("step")
+        stop = StopRequest("step", "SFT step")
         try:
             with stop:
                 while step < s.max_steps:
@@ -245,23 +245,15 @@ class SFTTrainer:
                         self.save(step)
                     phase = "between"
                     if stop.requested:
-                        raise Interrupted(
-                            f"Stopped by Ctrl-C after {step} SFT steps; checkpoint {self.last_checkpoint}. "
-                            "Continue with sft.resume=auto."
-                        )
+                        raise stop.stopped(f"{step} SFT steps", self.last_checkpoint, "sft.resume")
         except Interrupted:
             raise
         except KeyboardInterrupt:
-            # A second Ctrl-C: an optimizer step may be half done, so nothing is saved.
+            # A second signal: an optimizer step may be half done, so nothing is saved.
+            number = step + 1 if phase == "step" else step
             target = self.ckpt_root / f"{ckpt.PREFIX}{step:06d}"
-            what = {
-                "save": f"the checkpoint {target} was not written (its temporary files were removed)"
-                if target != self.last_checkpoint
-                else f"stopped after writing {target}",
-                "completed": f"SFT step {step} of {s.max_steps} completed but was not saved",
-                "between": f"stopped after {step} SFT steps",
-            }.get(phase, f"SFT step {step + 1} of {s.max_steps} did not complete and nothing of it was saved")
-            raise Interrupted(f"Interrupted: {what}; {last_checkpoint_text(self.ckpt_root)}.") from None
+            last = last_checkpoint_text(self.ckpt_root)
+            raise stop.hard_stop(phase, number, s.max_steps, target, self.last_checkpoint, last) from None
         finally:
             progress.close()
             self.logger.close()

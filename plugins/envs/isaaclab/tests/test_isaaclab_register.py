@@ -85,14 +85,13 @@ def test_task_declaration_rejects_bad_mapping() -> None:
 
 
 def test_missing_simulator_fails_before_spawning(monkeypatch: pytest.MonkeyPatch) -> None:
-    import torch.multiprocessing as mp
-
+    from vlarl.envs import pool
     from vlarl_isaaclab import env as env_mod
 
     for name in [m for m in sys.modules if m.split(".")[0] in ("isaaclab", "isaacsim", "isaaclab_tasks")]:
         monkeypatch.delitem(sys.modules, name)
     monkeypatch.setattr(sys, "path", [p for p in sys.path if "fake_isaaclab" not in p])
-    monkeypatch.setattr(mp, "get_context", lambda *a, **k: pytest.fail("a worker was spawned"))
+    monkeypatch.setattr(pool.ProcessWorker, "start", lambda *a, **k: pytest.fail("a worker was started"))
     with pytest.raises(PluginError) as err:
         env_mod.make_env(IsaacLabEnvConfig(num_envs=2, device="cpu"))
     assert "isaaclab" in err.value.problem and "pip install" in err.value.problem

@@ -6,6 +6,7 @@ declares the built-in stack-cube tasks through that same hook.
 
 from __future__ import annotations
 
+import difflib
 import importlib.util
 import sys
 from dataclasses import dataclass, field
@@ -13,10 +14,18 @@ from pathlib import Path
 from typing import Any
 
 import vlarl
+from vlarl.errors import ConfigError
 from vlarl_isaaclab import versions
-from vlarl_isaaclab.taskdecl import TaskDecl, describe_tasks, ensure_hookspecs
+from vlarl_isaaclab.taskdecl import TaskDecl, collect_tasks, describe_tasks, ensure_hookspecs
 
-__all__ = ["IsaacLabEnvConfig", "describe_tasks", "vlarl_addhooks", "vlarl_isaaclab_tasks", "vlarl_register"]
+__all__ = [
+    "IsaacLabEnvConfig",
+    "describe_tasks",
+    "validate_config",
+    "vlarl_addhooks",
+    "vlarl_isaaclab_tasks",
+    "vlarl_register",
+]
 
 FAKE_MARKER = "VLARL_TEST_FAKE"
 """A file of this name inside an ``isaaclab`` package marks the CPU test fake (it needs no GPU)."""
@@ -121,8 +130,27 @@ def vlarl_register() -> list[vlarl.PluginSpec]:
             "GPU-batched, simulator in a spawned worker.",
             config=IsaacLabEnvConfig,
             requirements=REQUIREMENTS,
+            extra={"validate_config": "vlarl_isaaclab.register:validate_config"},
         )
     ]
+
+
+def validate_config(cfg: IsaacLabEnvConfig, registry: Any) -> None:
+    """Name an unknown task id before the requirements are checked: task declarations are light, so a
+    misspelling gets 'did you mean' even where Isaac Sim is not installed (the host calls this first)."""
+    table = collect_tasks(registry)
+    if cfg.task in table.by_name or cfg.task_module:
+        return  # a declared task (duplicates are named by the env), or an unpackaged one with its module
+    names = sorted(table.by_name)
+    close = difflib.get_close_matches(cfg.task, names, n=1)
+    hint = f" Did you mean '{close[0]}'?" if close else ""
+    broken = "".join(f" A task provider failed: {f}." for f in table.failures)
+    raise ConfigError(
+        f"env.task='{cfg.task}': no IsaacLab task of that id or alias is registered.{hint}{broken}",
+        f"Use a registered task ({', '.join(names) or 'none is registered'}; 'vlarl plugins' lists them with "
+        "their distributions), install the package that declares it, or for an unpackaged task set "
+        "env.task_module to the module that registers it.",
+    )
 
 
 @vlarl.hookimpl
