@@ -1,4 +1,4 @@
-"""The ``vlarl`` command line: plugins, check, doctor, sft, train, eval.
+"""The ``vlarl`` command line: plugins, check, doctor, sft, train, eval, env-server.
 
 Start-up stays light: subcommands import heavy modules only when they run.
 """
@@ -48,6 +48,7 @@ def _parser() -> argparse.ArgumentParser:
     sp = sub.add_parser("plugins", help="list installed plugins and whether their requirements are met")
     sp.add_argument("--json", action="store_true", help="print a JSON list")
     sp.add_argument("--kind", choices=["env", "policy", "algo", "dataset"])
+    _runtime_args(sp)
 
     sc = sub.add_parser("check", help="run the conformance kit on one plugin")
     sc.add_argument("kind", choices=["env", "policy", "algo"])
@@ -57,7 +58,13 @@ def _parser() -> argparse.ArgumentParser:
     sc.add_argument("--env", default="gymnasium", help="env used to check an algorithm (default: gymnasium)")
     sc.add_argument("--policy", default="mlp", help="policy used to check an algorithm (default: mlp)")
 
-    sub.add_parser("doctor", help="report Python, torch, GPU, MuJoCo GL and every plugin's requirements")
+    _runtime_args(sub.add_parser("doctor", help="report Python, torch, GPU, MuJoCo GL and every plugin's requirements"))
+
+    se = sub.add_parser("env-server", help="serve a config's env over TCP: vlarl env-server CONFIG --listen HOST:PORT")
+    se.add_argument("config", help="YAML config whose env section is served")
+    se.add_argument("overrides", nargs="*", metavar="key=value")
+    se.add_argument("--listen", default="127.0.0.1:7000", help="address to bind (default 127.0.0.1:7000; port 0: any)")
+    se.add_argument("--max-message-mb", type=_positive_int, default=512, help="largest frame accepted (default 512)")
 
     for name, helptext in (
         ("sft", "supervised fine-tuning on demonstrations: vlarl sft CONFIG [key=value ...]"),
@@ -68,6 +75,26 @@ def _parser() -> argparse.ArgumentParser:
         st.add_argument("config", help="YAML config (see examples/)")
         st.add_argument("overrides", nargs="*", metavar="key=value")
     return p
+
+
+def _runtime_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--runtime",
+        action="append",
+        default=[],
+        metavar="PYTHON|HOST:PORT",
+        help="also list env plugins reachable through this runtime (another venv's python, or an env server)",
+    )
+    p.add_argument("--config", dest="runtime_config", metavar="CONFIG", help="also list the env runtime CONFIG sets")
+
+
+def _runtime_listings(args: argparse.Namespace) -> list:  # -> list[RuntimeListing]
+    """Env plugins reachable through the runtimes named by --runtime / --config (env.runtime)."""
+    if not (args.runtime or args.runtime_config):
+        return []
+    from vlarl.envs.runtime import listings_for
+
+    return listings_for(args.runtime, args.runtime_config)
 
 
 def _registry(args: argparse.Namespace):  # -> Registry, typed lazily to keep imports light
@@ -108,8 +135,14 @@ def cmd_plugins(args: argparse.Namespace) -> int:
                 "clash": [d for d in registry.clashes(p.spec.kind, p.spec.name) if d != p.distribution],
             }
         )
+    listings = _runtime_listings(args)
+    for listing in listings:
+        rows += [r for r in listing.rows if args.kind in (None, "env")]
     if args.json:
         print(json.dumps(rows, indent=2))
+        for listing in listings:
+            if listing.error:
+                print(f"error: {listing.where}: {listing.error}", file=sys.stderr)
         _print_registry_problems(registry, detail_errors)
         return 0
     if not rows:
@@ -117,17 +150,24 @@ def cmd_plugins(args: argparse.Namespace) -> int:
     for r in rows:
         status = "ok" if r["ok"] else "MISSING"
         print(f"{r['kind']:<7} {r['name']:<16} {r['distribution']} {r['version']}  [{status}]  {r['description']}")
-        if r["clash"]:
+        if r.get("runtime"):
+            print(f"         reachable through {r['runtime']} (not needed in this environment)")
+        if r.get("clash"):
             print(
                 f"         CLASH: '{r['name']}' is also provided by {', '.join(r['clash'])}; pick one with "
                 f"{r['kind']}.name={r['distribution']}:{r['name']} or disable the others (--disable-plugins)."
             )
         for m in r["missing"]:
             print(f"         - {m['what']}; fix: {m['fix']}")
-        for line in r["details"]:
+        for line in r.get("details", []):
             print(f"         {line}")
     if any("pip install vlarl-" in m["fix"] for r in rows for m in r["missing"]):
         print(INDEX_NOTE)
+    for listing in listings:
+        if listing.error:
+            print(f"error: {listing.where}: {listing.error}", file=sys.stderr)
+        elif listing.detail:
+            print(f"runtime {listing.where}: {listing.detail}")
     _print_registry_problems(registry, detail_errors)
     return 0
 
@@ -152,6 +192,11 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     for line, good in doctor_lines(registry):
         ok &= good
         index_note |= not good and "pip install vlarl-" in line
+        print(f"[{'ok' if good else '!!'}] {line}")
+    from vlarl.envs.runtime import listing_lines
+
+    for line, good in listing_lines(_runtime_listings(args)):
+        ok &= good
         print(f"[{'ok' if good else '!!'}] {line}")
     for msg in registry.warnings:
         print(f"[ok] warning: {msg}")
@@ -180,6 +225,15 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_env_server(args: argparse.Namespace) -> int:
+    _registry(args)
+    from vlarl.config import load_config
+    from vlarl.envs.server import serve_config
+
+    serve_config(load_config(args.config, args.overrides), args.listen, args.max_message_mb * 2**20)
+    return 0
+
+
 COMMANDS = {
     "plugins": cmd_plugins,
     "check": cmd_check,
@@ -187,6 +241,7 @@ COMMANDS = {
     "sft": cmd_run,
     "train": cmd_run,
     "eval": cmd_run,
+    "env-server": cmd_env_server,
 }
 
 
@@ -208,7 +263,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt as exc:
         # The run says what it saved and which checkpoint is the last complete one.
         print(getattr(exc, "message", None) or "interrupted", file=sys.stderr)
-        return 130
+        return getattr(exc, "exit_code", 130)  # 130 after Ctrl-C, 143 after SIGTERM
     except BrokenPipeError:  # e.g. `vlarl plugins | head`: the reader left, nothing to report
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0

@@ -67,6 +67,12 @@ def resolve(
     kind: Kind, name: str, section: Any, registry: Registry | None = None, check_requirements: bool = True
 ) -> tuple[Provided, Any]:
     """Find the plugin, validate its config section, check its requirements."""
+    if kind == "env":  # env.runtime: the plugin runs (and is validated) in another interpreter or on a server
+        from vlarl.envs.runtime import resolve_runtime
+
+        found, section = resolve_runtime(name, section)
+        if found is not None:
+            return found
     registry = registry or get_registry()
     provided = registry.get(kind, name)
     config = validate_section(provided.spec.config, section, where=SECTION_OF[kind])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -147,6 +148,9 @@ def test_close_ends_the_workers(shared_install: Path):
         assert not step.terminations.any() and step.valid.all()
         assert step.rewards[:, 2:].all() and GOALS[2] == 3.0
     finally:
-        procs = list(e.pool.procs)
+        pids = e.pool.pids
         e.close()
-    assert procs and not any(p.is_alive() for p in procs)
+    assert len(pids) == 2
+    for pid in pids:  # ended and reaped
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)

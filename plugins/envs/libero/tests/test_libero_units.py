@@ -71,11 +71,8 @@ def test_bad_config_values(override: dict, match: str) -> None:
 
 
 def test_fork_start_method_is_refused() -> None:
-    from vlarl_libero.sim import SimOptions
-    from vlarl_libero.worker import WorkerHandle
-
-    with pytest.raises(ConfigError, match="spawn"):
-        WorkerHandle(0, 1, SimOptions("libero_spatial", 128, BOTH, 0, False), {}, "fork", None)
+    with pytest.raises(ConfigError, match="spawn"):  # refused before any worker starts
+        LiberoEnv(LiberoConfig(num_envs=1, start_method="fork"))
 
 
 def test_split_envs() -> None:
@@ -249,18 +246,24 @@ def test_backend_picked_in_order(monkeypatch: pytest.MonkeyPatch) -> None:
     assert gl.pick_backend("auto") == "osmesa"
 
 
-def test_a_worker_config_error_is_a_config_error_not_a_crash() -> None:
-    from vlarl_libero.sim import SimOptions
-    from vlarl_libero.worker import WorkerHandle
+def test_a_worker_config_error_is_a_config_error_not_a_crash(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A ConfigError raised inside a worker (an unreadable object) reaches the host as one: no restart."""
+    from vlarl.envs.pool import ProcessWorker, WorkerSpec
 
-    class Conn:
-        def poll(self, timeout: float) -> bool:
-            return True
+    worker = ProcessWorker(
+        0, WorkerSpec("vlarl_libero.worker:LiberoWorker", {"n_local": 1, "opts": {}, "config_dir": None})
+    )
 
-        def recv(self) -> tuple:
-            return ("config_error", ("object 'plate_1' of libero_x task 3 cannot be read.", "Turn it off."))
+    class Channel:
+        decoder = type("D", (), {"inline_large": 0})()
+        sock = None
 
-    handle = WorkerHandle(0, 1, SimOptions("libero_spatial", 128, (), 0, False), {}, "spawn", None)
-    handle.conn = Conn()
+        def recv(self, timeout: float) -> dict:
+            return {"error": "vlarl_error", "kind": "ConfigError", "problem": "object 'plate_1' of libero_x task 3 "
+                    "cannot be read.", "fix": "Turn it off."}  # fmt: skip
+
+    worker.channel = Channel()  # type: ignore[assignment]
+    worker.process = type("P", (), {"poll": lambda self: None})()  # type: ignore[assignment]
+    monkeypatch.setattr("vlarl.envs.pool.select.select", lambda r, w, x, t: (r, [], []))  # the reply is there
     with pytest.raises(ConfigError, match="libero_x task 3"):
-        handle.recv(1.0)
+        worker.recv(1.0)

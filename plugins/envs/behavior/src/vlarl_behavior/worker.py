@@ -1,8 +1,8 @@
 """One worker process: its own Kit app running several OmniGibson envs (see ``og_envs.py`` for the two APIs).
 
 OmniGibson needs a process of its own: Isaac Sim's Kit app is one per process, it disables Python's cyclic
-garbage collector, and the GPU is chosen when it launches. The parent talks to it through a Pipe with
-("reset", ...), ("step", ...) and ("close",) messages; every reply is ("ok", payload) or ("error", text).
+garbage collector, and the GPU is chosen when it launches. vlarl's core pool (``vlarl.envs.pool``) starts
+the process and calls ``reset``, ``step`` and ``close`` on the :class:`Worker` it builds with ``open_worker``.
 
 All envs of a worker share one physics scene. Resetting some of them runs physics steps (settling a freshly
 loaded instance, the scene reset, the env reset's ``og.sim.step()``) that would also move the others, which
@@ -16,9 +16,7 @@ import contextlib
 import gc
 import json
 import os
-import traceback
 from dataclasses import dataclass
-from multiprocessing.connection import Connection
 from typing import Any
 
 import numpy as np
@@ -204,38 +202,15 @@ class Worker:
     def close(self) -> None:
         self.envs.close()
 
-
-def main(conn: Connection, spec: WorkerSpec) -> None:
-    """Process entry point (spawned)."""
-    try:
-        worker = Worker(spec)
-        conn.send(("ok", worker.info()))
-    except BaseException:
-        conn.send(("error", traceback.format_exc()))
-        conn.close()
-        return
-    while True:
-        try:
-            msg = conn.recv()
-        except (EOFError, OSError):
-            break  # parent went away
-        cmd = msg[0]
-        try:
-            if cmd == "reset":
-                conn.send(("ok", worker.reset(*msg[1:])))
-            elif cmd == "step":
-                conn.send(("ok", worker.step(*msg[1:])))
-            elif cmd == "close":
-                worker.close()
-                conn.send(("ok", None))
-                break
-            else:
-                conn.send(("error", f"unknown command {cmd!r}"))
-        except BaseException:
-            conn.send(("error", traceback.format_exc()))
-    conn.close()
-    # og.shutdown() closes the Kit app and ends the process itself.
-    worker.og.shutdown()
+    def shutdown(self) -> None:
+        """After the host's close: og.shutdown() closes the Kit app and ends the process itself."""
+        self.og.shutdown()
 
 
-__all__ = ["Worker", "WorkerSpec", "main"]
+def open_worker(**spec: Any) -> Worker:
+    """Worker target of vlarl's core pool: the spec arrives as plain data (``dataclasses.asdict(WorkerSpec)``)."""
+    spec["instance_files"] = {int(k): str(v) for k, v in spec["instance_files"].items()}
+    return Worker(WorkerSpec(**spec))
+
+
+__all__ = ["Worker", "WorkerSpec", "open_worker"]

@@ -1,9 +1,8 @@
 """The ``isaaclab`` env in the main process: a thin proxy to the simulator worker.
 
 Requirements and the task id are checked here, before anything is spawned.
-Tensors come back on the env's device; they are cloned on receipt, so the
-worker may reuse its buffers (CUDA IPC needs the producer's tensor alive only
-until the consumer has its own copy).
+The worker runs on vlarl's core pool; tensors travel as raw bytes (through
+the host's memory) and come back on the env's device.
 """
 
 from __future__ import annotations
@@ -14,10 +13,10 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.multiprocessing as mp
 
 from vlarl.contracts.env import GROUP_SIZE_OPTION, ChunkedVectorEnv, ChunkStep
 from vlarl.contracts.spaces import ActionDim, ActionSpec, ObservationSpec
+from vlarl.envs.pool import WorkerFailure, WorkerPool, WorkerSpec
 from vlarl.errors import ConfigError, ContractError, PluginError
 from vlarl.plugins.registry import Registry, get_registry
 from vlarl_isaaclab import versions
@@ -52,13 +51,12 @@ def _action_spec(decl: TaskDecl) -> ActionSpec:
     return ActionSpec(dims, decl.gripper if decl.gripper_index is not None else "none")  # type: ignore[arg-type]
 
 
-def _clone(x: Any) -> Any:
-    if isinstance(x, torch.Tensor):
-        return x.clone()
+def _to_device(x: Any, device: Any) -> Any:
+    """Wire arrays -> torch tensors on the env's device (task descriptions and other plain data as they are)."""
+    if isinstance(x, np.ndarray):
+        return torch.from_numpy(x).to(device)
     if isinstance(x, dict):
-        return {k: _clone(v) for k, v in x.items()}
-    if isinstance(x, list):
-        return list(x)
+        return {k: _to_device(v, device) for k, v in x.items()}
     return x
 
 
@@ -97,79 +95,50 @@ class IsaacLabVectorEnv(ChunkedVectorEnv):
             "cfg_overrides": list(cfg.cfg_overrides),
             "generation": generation,
         }
-        ctx = mp.get_context("spawn")
-        self._conn, child = ctx.Pipe()
-        from vlarl_isaaclab import worker
-
-        self._proc = ctx.Process(target=worker.main, args=(child, spec), daemon=True, name=f"isaaclab-{cfg.task}")
-        self._proc.start()
-        child.close()
+        # vlarl's core pool: a fresh interpreter (Isaac Sim cannot be forked), timeouts, the wire.
+        self._pool = WorkerPool(
+            [WorkerSpec("vlarl_isaaclab.worker:IsaacLabWorker", {"spec": spec})], cfg.startup_timeout_s,
+            max_restarts=0, label=f"IsaacLab '{cfg.task}'",
+        )  # fmt: skip
         self._closed = False
-        info = self._receive(cfg.startup_timeout_s, "start")
+        try:
+            info = self._pool.start()[0]
+        except WorkerFailure as exc:
+            self._closed = True
+            raise self._died(exc, "start") from None
         self.device = torch.device(info["device"])
-        shapes = info["shapes"]
+        shapes = {k: tuple(v) for k, v in info["shapes"].items()}
         self.observation_spec = ObservationSpec(
             states=shapes.get("states"), images=shapes.get("images"), wrist_images=shapes.get("wrist_images")
         )
 
     # ------------------------------------------------------------------ plumbing
-    def _receive(self, timeout: float, what: str) -> Any:
-        try:
-            ready = self._conn.poll(timeout)
-            message = self._conn.recv() if ready else None
-        except (EOFError, OSError):
-            message = None
-            ready = True
-        if message is None:
-            self._proc.join(timeout=5 if ready else 0)
-            code = self._proc.exitcode
-            self._teardown()
-            reason = f"timed out after {timeout:.0f} s" if not ready else f"exited with code {code}"
-            raise PluginError(
-                f"The IsaacLab worker for task '{self.cfg.task}' {reason} during {what}.",
-                "Check the worker's output above (Isaac Sim logs), the GPU driver, and env.startup_timeout_s / "
-                "env.step_timeout_s.",
-            )
-        status, payload = message
-        if status == "ok":
-            return payload
-        if what in ("start",) or payload.get("stage") in ("launch", "import", "make"):
-            self._teardown()
-        package = payload.get("package")
-        where = {
-            "import": f"importing the task package '{package}'",
-            "launch": "starting the Isaac Sim app (AppLauncher / launch_simulation)",
-            "make": f"creating the env for task '{package}'",
-        }.get(payload.get("stage"), f"'{payload.get('stage')}'")
-        fix = {
-            "import": f"Fix the import error in '{package}' (its traceback is above) or remove it from "
-            "env.extra_task_packages / the task declaration.",
-            "launch": "Check the Isaac Sim installation (ISAACSIM_PATH, EULA acceptance, GPU driver).",
-            "make": "Check the task's env_cfg_entry_point and the observation/camera names in its declaration.",
-        }.get(payload.get("stage"), "See the worker traceback above.")
-        raise PluginError(f"IsaacLab worker failed while {where}: {payload.get('error')}\n{payload['traceback']}", fix)
+    def _died(self, exc: WorkerFailure, what: str) -> PluginError:
+        return PluginError(
+            f"The IsaacLab worker for task '{self.cfg.task}' {exc.reason} during {what}.",
+            "Check the worker's output above (Isaac Sim logs), the GPU driver, and env.startup_timeout_s / "
+            "env.step_timeout_s.",
+        )
 
-    def _call(self, cmd: str, payload: Any, timeout: float) -> Any:
+    @property
+    def worker_pid(self) -> int | None:
+        return None if self._closed else self._pool.pids[0]
+
+    def _call(self, cmd: str, *args: Any, timeout: float) -> Any:
         if self._closed:
             raise ContractError("The IsaacLab env is closed.", "Create a new env.")
-        with contextlib.suppress(BrokenPipeError, OSError):  # _receive reports a dead worker
-            self._conn.send((cmd, payload))
-        return _clone(self._receive(timeout, cmd))
-
-    def _teardown(self) -> None:
-        self._closed = True
-        self._proc.join(timeout=10)
-        if self._proc.is_alive():
-            self._proc.terminate()
-            self._proc.join(timeout=10)
-        self._conn.close()
+        try:
+            return _to_device(self._pool[0].call(cmd, *args, timeout=timeout), self.device)
+        except WorkerFailure as exc:
+            self.close()
+            raise self._died(exc, cmd) from None
 
     # ------------------------------------------------------------------ contract
     def reset(
         self, seed: int | None = None, options: dict[str, Any] | None = None
     ) -> tuple[dict[str, Any], dict[str, Any]]:
         group = (options or {}).get(GROUP_SIZE_OPTION)
-        obs = self._call("reset", {"seed": seed, "group_size": group}, self.cfg.step_timeout_s)
+        obs = self._call("reset", seed, group, timeout=self.cfg.step_timeout_s)
         return obs, {}
 
     def chunk_step(self, actions: Any) -> ChunkStep:
@@ -181,7 +150,7 @@ class IsaacLabVectorEnv(ChunkedVectorEnv):
                 f"Actions must have shape [num_envs={n}, chunk, action_dim={a}], got {tuple(actions.shape)}.",
                 "Check the policy's action_dim and chunk length against the env's action_spec.",
             )
-        out = self._call("chunk", actions.to(self.device, torch.float32), self.cfg.step_timeout_s)
+        out = self._call("chunk", actions.to(torch.float32), timeout=self.cfg.step_timeout_s)
         return ChunkStep(
             out["observations"], out["rewards"], out["terminations"], out["truncations"], out["valid"], out["infos"]
         )
@@ -189,12 +158,8 @@ class IsaacLabVectorEnv(ChunkedVectorEnv):
     def close(self) -> None:
         if getattr(self, "_closed", True):
             return
-        try:
-            self._conn.send(("close", None))
-            self._conn.poll(30) and self._conn.recv()
-        except (BrokenPipeError, EOFError, OSError):
-            pass
-        self._teardown()
+        self._closed = True
+        self._pool.close()
 
     def __del__(self) -> None:
         with contextlib.suppress(Exception):

