@@ -60,9 +60,13 @@ GRPO_ROLLOUT = ["rollout.n_chunks=70"]
 SETTINGS: dict[str, Setting] = {
     # K = 16 DART demos: 10 gave 20%, 15 gave 38%, 20 gave 68% (screening, deterministic, 50 init states).
     "task0": Setting(
-        [0], demos=16, sft_steps=1500, rl_minutes={"ppo": 25, "grpo": 25}, num_envs=16,
+        [0],
+        demos=16,
+        sft_steps=1500,
+        rl_minutes={"ppo": 25, "grpo": 25},
+        num_envs=16,
         overrides={"ppo": ["algorithm.critic_warmup_steps=5"]},
-    ),  # fmt: skip
+    ),
     "spatial10": Setting(list(range(10)), demos=20, sft_steps=6000, rl_minutes={"ppo": 60}, task_embedding=True),
     "quick": Setting([0], demos=20, sft_steps=1500, rl_minutes={"ppo": 5}, eval_untrained=True),
     # Checks the script end to end in ~3 minutes (short episodes, tiny budgets); its figures mean nothing.
