@@ -42,6 +42,20 @@ class DemoStatistics:
     action_std: np.ndarray
 
 
+def action_chunks(
+    actions: np.ndarray, episode_end: np.ndarray, indices: np.ndarray, chunk_len: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """The chunks ``actions[i : i + chunk_len]`` of flat per-step arrays, and their validity mask [B, C].
+
+    ``episode_end[i]`` is the flat index one past the last step of step i's episode: a chunk never reads into
+    the next episode; past the end it repeats the episode's last action, masked out.
+    """
+    idx = np.asarray(indices, dtype=np.int64)
+    steps = idx[:, None] + np.arange(chunk_len)[None, :]
+    end = episode_end[idx][:, None]
+    return actions[np.minimum(steps, end - 1)], steps < end
+
+
 def compute_statistics(dataset: DemoDataset, batch_size: int = 4096) -> DemoStatistics:
     """Mean and standard deviation of every state and action dim over all samples (one pass, float64)."""
     n = len(dataset)

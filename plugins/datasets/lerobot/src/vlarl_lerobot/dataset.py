@@ -11,7 +11,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from vlarl.contracts.dataset import DemoBatch, DemoDataset
+from vlarl.contracts.dataset import DemoBatch, DemoDataset, action_chunks
 from vlarl.contracts.spaces import ActionDim, ActionSpec, ObservationSpec
 from vlarl.errors import ConfigError
 from vlarl_lerobot.layout import INFO, MODALITY, EpisodeRef, Meta, read_meta
@@ -269,10 +269,7 @@ class LeRobotDataset(DemoDataset):
 
     def get_batch(self, indices: np.ndarray, chunk_len: int) -> DemoBatch:
         idx = np.asarray(indices, dtype=np.int64)
-        steps = idx[:, None] + np.arange(chunk_len)[None, :]
-        end = self._end[idx][:, None]
-        mask = steps < end
-        actions = self._actions[np.minimum(steps, end - 1)]  # past the end: the last action, masked out
+        actions, mask = action_chunks(self._actions, self._end, idx, chunk_len)
         obs: dict[str, Any] = {"task_descriptions": [self._tasks[t] for t in self._task_of[idx]]}
         if self._states is not None:
             obs["states"] = self._states[idx]

@@ -10,7 +10,7 @@ from typing import Any
 import h5py
 import numpy as np
 
-from vlarl.contracts.dataset import DemoBatch, DemoDataset
+from vlarl.contracts.dataset import DemoBatch, DemoDataset, action_chunks
 from vlarl.contracts.spaces import ObservationSpec
 from vlarl.errors import ConfigError
 from vlarl_libero_hdf5.layout import CAMERA_KEYS, LIBERO_ACTION_SPEC, OBJECT_KEY, ROBOT_STATE_NAMES
@@ -215,10 +215,7 @@ class LiberoHDF5Dataset(DemoDataset):
 
     def get_batch(self, indices: np.ndarray, chunk_len: int) -> DemoBatch:
         idx = np.asarray(indices, dtype=np.int64)
-        steps = idx[:, None] + np.arange(chunk_len)[None, :]
-        end = self._end[idx][:, None]
-        mask = steps < end
-        actions = self._actions[np.minimum(steps, end - 1)]  # past the end: the last action, masked out
+        actions, mask = action_chunks(self._actions, self._end, idx, chunk_len)
         obs: dict[str, Any] = {
             "states": self._states[idx],
             "task_descriptions": [self._tasks[t] for t in self._task_of[idx]],
