@@ -20,6 +20,7 @@ from vlarl.contracts.env import GROUP_SIZE_OPTION, ChunkedVectorEnv, ChunkStep
 from vlarl.contracts.observation import ObsBatch
 from vlarl.envs.pool import WorkerFailure
 from vlarl.envs.service import specs_from_wire
+from vlarl.envs.substep import chunk_actions
 from vlarl.errors import ConfigError, ContractError, VlarlError
 
 log = logging.getLogger(__name__)
@@ -190,15 +191,8 @@ class RemoteVectorEnv(ChunkedVectorEnv):
             raise ContractError(f"The {self.label} env is closed.", "Create a new env.")
         if self._obs is None:
             raise ContractError("chunk_step() called before reset().", "Call env.reset() first.")
-        if hasattr(actions, "detach"):
-            actions = actions.detach().cpu().numpy()
-        actions = np.asarray(actions, dtype=np.float32)
-        n, a = self.num_envs, self.action_spec.dim
-        if actions.ndim != 3 or actions.shape[0] != n or actions.shape[2] != a:
-            raise ContractError(
-                f"Actions must have shape [num_envs={n}, chunk, action_dim={a}], got {tuple(actions.shape)}.",
-                "Check the policy's action_dim and chunk length against the env's action_spec.",
-            )
+        actions = chunk_actions(actions, self.num_envs, self.action_spec.dim)
+        n = self.num_envs
         self._errors = []
         replies, failed = self._gather({w: ("chunk_step", (actions[self._rows(w)],)) for w in range(len(self.links))})
         for w, reason in failed.items():

@@ -21,6 +21,20 @@ from vlarl.contracts.observation import ObsBatch
 from vlarl.errors import ContractError
 
 
+def chunk_actions(actions: Any, num_envs: int, action_dim: int) -> np.ndarray:
+    """A chunk of actions (array or tensor) as float32 [num_envs, C, action_dim]; any other shape is named."""
+    if hasattr(actions, "detach"):
+        actions = actions.detach().cpu().numpy()
+    actions = np.asarray(actions, dtype=np.float32)
+    if actions.ndim != 3 or actions.shape[0] != num_envs or actions.shape[2] != action_dim:
+        raise ContractError(
+            f"Actions must have shape [num_envs={num_envs}, chunk, action_dim={action_dim}], "
+            f"got {tuple(actions.shape)}.",
+            "Check the policy's action_dim and chunk length against the env's action_spec.",
+        )
+    return actions
+
+
 @dataclass
 class SubStepResult:
     """Outcome of one sub-step for the sub-envs ``ids`` (arrays of len(ids))."""
@@ -72,14 +86,8 @@ class SubStepVectorEnv(ChunkedVectorEnv):
     def chunk_step(self, actions: Any) -> ChunkStep:
         if self._current is None:
             raise ContractError("chunk_step() called before reset().", "Call env.reset() first.")
-        actions = np.asarray(actions, dtype=np.float32)
-        n, a = self.num_envs, self.action_spec.dim
-        if actions.ndim != 3 or actions.shape[0] != n or actions.shape[2] != a:
-            raise ContractError(
-                f"Actions must have shape [num_envs={n}, chunk, action_dim={a}], got {tuple(actions.shape)}.",
-                "Check the policy's action_dim and chunk length against the env's action_spec.",
-            )
-        c = actions.shape[1]
+        actions = chunk_actions(actions, self.num_envs, self.action_spec.dim)
+        n, c = actions.shape[:2]
         rewards = np.zeros((n, c), dtype=np.float32)
         terms = np.zeros((n, c), dtype=bool)
         truncs = np.zeros((n, c), dtype=bool)
