@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from vlarl.errors import PluginError
+from vlarl_libero.quiet import install_log_filter, known_prints_dropped
 
 
 @dataclass(frozen=True)
@@ -152,9 +153,11 @@ def _read_torch_pickle(file: Path) -> Any:
 
 
 def get_benchmark(suite: str) -> Any:
+    install_log_filter()  # the first libero import pulls in robosuite
     from libero.libero import benchmark
 
-    return benchmark.get_benchmark_dict()[suite]()
+    with known_prints_dropped():
+        return benchmark.get_benchmark_dict()[suite]()
 
 
 def bddl_path(bench: Any, task_id: int) -> str:
@@ -199,6 +202,7 @@ def suite_info(suite: str) -> dict[int, TaskInfo]:
 
 def sim_meta() -> dict[str, Any]:
     """robosuite settings a LIBERO dataset records: image convention, controller config, version."""
+    install_log_filter()
     import robosuite
     import robosuite.macros as macros
 
