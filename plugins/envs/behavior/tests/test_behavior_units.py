@@ -168,3 +168,14 @@ def test_extract_names_a_missing_camera():
     del raw[robot.ROBOT_NAME][robot.CAMERAS["head"].split("::")[1]]
     with pytest.raises(ContractError, match="zed_link"):
         obs.extract(raw, size=8, state_dim=5)
+
+
+def test_fake_scene_update_initial_file_takes_a_saved_scene_like_upstream(fake_install: Path):
+    # upstream Scene.update_initial_file(scene_file=None): None snapshots the scene, else a save() dict is the new start
+    from omnigibson.envs import objects
+
+    scene = objects.Scene("s")
+    scene.update_initial_file()
+    assert scene._initial == {"physics_steps": 0, "objects": {}}
+    scene.update_initial_file(scene_file={"state": {"physics_steps": 7, "objects": {}}})
+    assert scene._initial == {"physics_steps": 7, "objects": {}}

@@ -153,8 +153,9 @@ class Scene:
         for k, s in state["objects"].items():
             self.objects[k].load_state(deepcopy(s))
 
-    def update_initial_file(self):
-        self._initial = deepcopy(self.dump_state())
+    def update_initial_file(self, scene_file=None):
+        # as upstream: None snapshots the scene now, else @scene_file (a save() dict) becomes the reset target
+        self._initial = deepcopy(self.dump_state() if scene_file is None else scene_file["state"])
 
     def reset(self, hard=True):
         assert og.sim.is_playing(), "Simulator must be playing in order to reset the scene!"
