@@ -5,6 +5,10 @@
 Every process builds the same policy (same seed) and the same synthetic rollout, keeps its shard of the
 sub-envs, trains once with the others over Gloo, and rank 0 writes the whole weights (safetensors) and
 the update's metrics (JSON) to OUT.
+
+``--resume CKPT --step 2``: start from a checkpoint (written at any number of ranks), write what was
+resumed (``resumed.safetensors``, ``resumed_trainer.pt``: consolidated; ``local_rank<r>.pt``: each FSDP
+rank's own shards), then train once on a rollout of the resumed policy and checkpoint as step 2.
 """
 
 from __future__ import annotations
@@ -21,7 +25,9 @@ from safetensors.torch import save_file
 
 from vlarl.contracts.buffer import RolloutBuffer
 from vlarl.contracts.spaces import ActionSpec, ObservationSpec
+from vlarl.distributed.parallel import full_state_dict
 from vlarl.distributed.rank import TrainerRank, shard_envs
+from vlarl.runner import checkpoint as ckpt
 from vlarl.runner.setup import validate
 from vlarl.testing.synth import synthetic_obs
 
@@ -60,6 +66,24 @@ def rollout(policy, obs_spec, n_chunks: int, num_envs: int, seed: int = 0) -> Ro
     raise AssertionError
 
 
+def write_resumed(rank: TrainerRank, out: Path) -> None:
+    """What the ranks hold after resuming: consolidated (rank 0) and each FSDP rank's local shards."""
+    weights = full_state_dict(rank.policy)  # collectives: every rank calls them
+    state = rank.trainer_state()
+    if rank.strategy == "fsdp":
+        names = {id(p): n for n, p in rank.policy.named_parameters()}
+        local = {names[id(p)]: {"param": p.detach().to_local().clone(),
+                                **{k: v.to_local().clone() for k, v in s.items() if k != "step"}}
+                 for p, s in rank.algo.optimizer.state.items()}  # fmt: skip
+        torch.save(local, out / f"local_rank{rank.rank}.pt")
+    if rank.ctx.is_main:
+        save_file(weights, str(out / "resumed.safetensors"))
+        torch.save(state, out / "resumed_trainer.pt")
+        names = {id(p): n for n, p in rank.policy.named_parameters()}
+        order = [names[id(p)] for g in rank.algo.optimizer.param_groups for p in g["params"]]
+        (out / "optimizer_params.json").write_text(json.dumps(order))  # the names of the state's integer ids
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("out", type=Path)
@@ -71,6 +95,8 @@ def main() -> None:
     ap.add_argument("--port", type=int, default=0)
     ap.add_argument("--num-envs", type=int, default=8)
     ap.add_argument("--n-chunks", type=int, default=4)
+    ap.add_argument("--resume", default=None)
+    ap.add_argument("--step", type=int, default=1)
     a = ap.parse_args()
     policy_cfg, obs_spec, act_spec = POLICIES[a.policy]
     cfg = OmegaConf.create({
@@ -80,16 +106,20 @@ def main() -> None:
     })  # fmt: skip
     spec = validate(cfg)
     rank = TrainerRank(spec, (obs_spec, act_spec), a.rank, a.world, a.strategy, seed=0)
-    buffer = rollout(rank.policy, obs_spec, a.n_chunks, a.num_envs)  # before wrapping: the same on every rank
+    if a.resume:  # the rollout comes from the resumed weights, as the next iteration's would
+        ckpt.load_weights(Path(a.resume), rank.policy)
+    buffer = rollout(rank.policy, obs_spec, a.n_chunks, a.num_envs, seed=a.step - 1)  # before wrapping: same everywhere
     if a.rank == 0:  # before the update, to show it moved the weights
         initial = {k: v.detach().clone() for k, v in rank.policy.state_dict().items()}
         save_file(initial, str(a.out / "initial.safetensors"))
     if a.world > 1:
         rank.join("127.0.0.1", a.port)
-    rank.prepare(None, str(a.out / "checkpoints"))
+    rank.prepare(a.resume, str(a.out / "checkpoints"))
+    if a.resume:
+        write_resumed(rank, a.out)
     metrics = rank.train(shard_envs(buffer, rank.ctx.env_shard(a.num_envs)))
     weights, _ = rank.weights()
-    full = rank.save(str(a.out / "checkpoints"), 1, {})
+    full = rank.save(str(a.out / "checkpoints"), a.step, {})
     if rank.ctx.is_main:
         save_file(weights, str(a.out / "trainable.safetensors"))
         (a.out / "metrics.json").write_text(json.dumps(metrics))

@@ -29,11 +29,15 @@ def _port() -> int:
         return s.getsockname()[1]
 
 
-def run_update(out: Path, policy: str, algo: str, strategy: str, world: int, num_envs: int, n_chunks: int) -> Path:
+def run_update(
+    out: Path, policy: str, algo: str, strategy: str, world: int, num_envs: int, n_chunks: int, *extra: str
+) -> Path:
+    """Run tests/dist_update.py as ``world`` rank processes (``extra``: more of its options, e.g. --resume)."""
     out.mkdir(parents=True, exist_ok=True)
     port = _port()
     args = [sys.executable, str(SCRIPT), str(out), "--policy", policy, "--algo", algo, "--strategy", strategy,
-            "--world", str(world), "--port", str(port), "--num-envs", str(num_envs), "--n-chunks", str(n_chunks)]  # fmt: skip
+            "--world", str(world), "--port", str(port), "--num-envs", str(num_envs), "--n-chunks", str(n_chunks),
+            *extra]  # fmt: skip
     procs = [subprocess.Popen([*args, "--rank", str(r)], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                               text=True) for r in range(world)]  # fmt: skip
     logs = []

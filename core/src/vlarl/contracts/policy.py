@@ -98,6 +98,17 @@ class ChunkedPolicy(nn.Module, ABC):
         checkpoint leave this a no-op.
         """
 
+    def fsdp_units(self) -> list[nn.Module]:
+        """Submodules that FSDP2 shards as their own units when the actor trains on several ranks.
+
+        A unit's parameters are gathered just before it runs and freed after it, so peak memory is one
+        unit's full parameters, not the whole model's: return the repeated blocks of a large model (its
+        transformer layers), innermost first or in any order (the host shards nested units first). Each must
+        be a submodule of the policy; what no unit holds belongs to the root unit. Default: no units, the
+        whole policy is gathered at once (right for small models, where more units only add collectives).
+        """
+        return []
+
     @property
     def supports_supervised(self) -> bool:
         return type(self).supervised_loss is not ChunkedPolicy.supervised_loss

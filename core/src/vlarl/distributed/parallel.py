@@ -2,10 +2,10 @@
 
 ``cluster.actor_strategy``:
 
-* ``fsdp``: FSDP2 (``torch.distributed.fsdp.fully_shard``) on each transformer block the policy holds
-  (modules whose class name is in ``FSDP_BLOCK_CLASSES``) and on the root; parameters, gradients and Adam
-  states are sharded over the ranks. ``evaluate`` is registered as an FSDP forward method, so it gathers
-  the parameters it needs as ``forward`` would.
+* ``fsdp``: FSDP2 (``torch.distributed.fsdp.fully_shard``) on each unit the policy names
+  (``ChunkedPolicy.fsdp_units()``, e.g. its transformer blocks) and on the root; parameters, gradients and
+  Adam states are sharded over the ranks. ``evaluate`` is registered as an FSDP forward method, so it
+  gathers the parameters it needs as ``forward`` would.
 * ``ddp``: ``DistributedDataParallel`` over an adapter whose ``forward`` is the policy's ``evaluate``;
   gradients are averaged in buckets during the backward pass.
 * ``none``: one rank, no wrapping.
@@ -16,6 +16,7 @@ The collectives are torch.distributed's own: Gloo on CPUs, NCCL on GPUs.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from typing import Any
 
 import torch
@@ -23,11 +24,10 @@ import torch.distributed as dist
 from torch import nn
 
 from vlarl.distributed.context import DistContext
+from vlarl.errors import ConfigError
 
 STRATEGIES = ("auto", "fsdp", "ddp", "none")
-FSDP_BLOCK_CLASSES = ("LlamaDecoderLayer", "Block", "DecoderLayer", "TransformerBlock")
-"""Module classes sharded as their own FSDP2 unit (one all-gather each), e.g. Llama decoder layers and
-timm ViT blocks; everything else belongs to the root unit."""
+MIXED_PRECISION = {"bf16": torch.bfloat16, "bfloat16": torch.bfloat16, "fp16": torch.float16, "float16": torch.float16}
 
 
 def resolve_strategy(strategy: str, world_size: int) -> str:
@@ -109,27 +109,77 @@ def wrap_policy(
         object.__setattr__(policy, "evaluate", _DDPEvaluate(ddp, adapter))  # not a submodule: names stay the policy's
         return policy
     if strategy == "fsdp":
-        from torch.distributed.fsdp import (
-            CPUOffloadPolicy,
-            MixedPrecisionPolicy,
-            fully_shard,
-            register_fsdp_forward_method,
-        )
-
-        kwargs: dict[str, Any] = {}
-        if mixed_precision:
-            dtype = {"bf16": torch.bfloat16, "bfloat16": torch.bfloat16, "fp16": torch.float16,
-                     "float16": torch.float16}[mixed_precision]  # fmt: skip
-            kwargs["mp_policy"] = MixedPrecisionPolicy(param_dtype=dtype, reduce_dtype=torch.float32)
-        if cpu_offload:
-            kwargs["offload_policy"] = CPUOffloadPolicy()
-        for module in list(policy.modules())[1:]:
-            if type(module).__name__ in FSDP_BLOCK_CLASSES and any(p.requires_grad for p in module.parameters()):
-                fully_shard(module, **kwargs)
-        fully_shard(policy, **kwargs)
-        register_fsdp_forward_method(policy, "evaluate")
-        return policy
+        return shard_policy(policy, mixed_precision, cpu_offload)
     raise ValueError(f"unknown strategy {strategy!r}")
+
+
+def fsdp_options(mixed_precision: str | None, cpu_offload: bool, root: bool) -> dict[str, Any]:
+    """``fully_shard`` keyword arguments for ``cluster.fsdp_mixed_precision`` / ``cluster.fsdp_cpu_offload``."""
+    from torch.distributed.fsdp import CPUOffloadPolicy, MixedPrecisionPolicy
+
+    kwargs: dict[str, Any] = {}
+    if mixed_precision:
+        if mixed_precision not in MIXED_PRECISION:
+            raise ConfigError(
+                f"cluster.fsdp_mixed_precision={mixed_precision!r} is not a compute dtype.",
+                f"Use one of {sorted(MIXED_PRECISION)}, or null for the policy's own dtype.",
+            )
+        # Gradients are reduced in float32; the root returns float32, so losses and ratios are not taken in bf16.
+        kwargs["mp_policy"] = MixedPrecisionPolicy(
+            param_dtype=MIXED_PRECISION[mixed_precision], reduce_dtype=torch.float32,
+            output_dtype=torch.float32 if root else None,
+        )  # fmt: skip
+    if cpu_offload:
+        # Pinned host memory needs an accelerator; without one the shards already live in CPU memory.
+        kwargs["offload_policy"] = CPUOffloadPolicy(pin_memory=torch.cuda.is_available())
+    return kwargs
+
+
+def fsdp_units(policy: nn.Module) -> list[nn.Module]:
+    """The policy's FSDP2 units (``ChunkedPolicy.fsdp_units()``), innermost first, checked to be its submodules."""
+    units = list(getattr(policy, "fsdp_units", lambda: [])())
+    depth = {id(m): name.count(".") + 1 for name, m in policy.named_modules() if name}
+    bad = [type(m).__name__ for m in units if id(m) not in depth]
+    if bad:
+        raise ConfigError(
+            f"{type(policy).__name__}.fsdp_units() returned modules that are not submodules of the policy: {bad}.",
+            "Return submodules of the policy (not the policy itself); the root is sharded in any case.",
+        )
+    if len({id(m) for m in units}) != len(units):
+        raise ConfigError(f"{type(policy).__name__}.fsdp_units() names a module twice.", "Return each unit once.")
+    return sorted(units, key=lambda m: -depth[id(m)])  # stable: nested units are sharded before their parents
+
+
+def shard_policy(policy: nn.Module, mixed_precision: str | None = None, cpu_offload: bool = False) -> nn.Module:
+    """FSDP2 over the current process group: each of the policy's units, then the root (the rest)."""
+    from torch.distributed.fsdp import fully_shard, register_fsdp_forward_method
+
+    for unit in fsdp_units(policy):
+        fully_shard(unit, **fsdp_options(mixed_precision, cpu_offload, root=False))
+    fully_shard(policy, **fsdp_options(mixed_precision, cpu_offload, root=True))
+    register_fsdp_forward_method(policy, "evaluate")
+    if mixed_precision:
+        _autocast_method(policy, "evaluate", MIXED_PRECISION[mixed_precision])
+    return policy
+
+
+def _autocast_method(policy: nn.Module, name: str, dtype: torch.dtype) -> None:
+    """Run ``policy.<name>`` under autocast to ``dtype``.
+
+    FSDP2 casts the gathered parameters, not buffers or what the policy computes from them: a float32
+    buffer (an input normalizer's mean and std) meeting bf16 weights would fail in the first matmul.
+    Autocast runs matmuls in ``dtype`` whatever their inputs; the ops it keeps in float32 (on GPUs softmax,
+    norms, log-softmax) stay there.
+    """
+    inner = getattr(policy, name)
+    device_type = next(iter(policy.parameters())).device.type
+
+    @functools.wraps(inner)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        with torch.autocast(device_type, dtype=dtype):
+            return inner(*args, **kwargs)
+
+    object.__setattr__(policy, name, wrapped)
 
 
 def trainable_names(policy: nn.Module) -> set[str]:

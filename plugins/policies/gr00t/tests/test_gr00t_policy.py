@@ -234,3 +234,40 @@ def test_predict_values_and_bf16() -> None:
     assert out.actions.dtype == torch.float32 and out.replay["chain"].dtype == torch.bfloat16
     ev = half.evaluate(out.replay)
     assert float((ev.log_probs.detach() - out.log_probs).abs().max()) < 0.5  # bf16 rounding only
+
+
+def test_fsdp_units_shard_every_block_and_evaluate_as_before(tmp_path) -> None:
+    """One-rank FSDP2 over fsdp_units(): the DiT blocks run once per denoising step in a forward and are
+    gathered at each call; log-probs and gradients must equal the unwrapped policy's."""
+    import copy
+
+    import torch.distributed as dist
+    from torch.distributed.fsdp import FSDPModule
+
+    from vlarl.distributed.parallel import shard_policy
+
+    policy = _policy(tune_visual=True, rl={"joint_logprob": True})  # every denoising step in the log-prob
+    units = {n for n, m in policy.named_modules() if any(m is u for u in policy.fsdp_units())}
+    eagle = "model.backbone.eagle_model."
+    lists = (f"{eagle}vision_model.vision_model.encoder.layers.", f"{eagle}language_model.model.layers.",
+             "model.action_head.vl_self_attention.transformer_blocks.", "model.action_head.model.transformer_blocks.")  # fmt: skip
+    expected = {n for n, _ in policy.named_modules() for pre in lists if n.startswith(pre) and n[len(pre) :].isdigit()}
+    assert units == expected and len(units) == 6
+    replay = policy.act(make_obs(2)).replay
+    plain = copy.deepcopy(policy)
+    ref = plain.evaluate(replay)
+    ref.log_probs.sum().backward()
+    dist.init_process_group("gloo", init_method=f"file://{tmp_path / 'store'}", rank=0, world_size=1)
+    try:
+        shard_policy(policy)
+        assert {n for n, m in policy.named_modules() if isinstance(m, FSDPModule)} == {""} | units
+        out = policy.evaluate(replay)
+        torch.testing.assert_close(out.log_probs, ref.log_probs, rtol=1e-5, atol=1e-5)
+        out.log_probs.sum().backward()
+        grads = {n: p.grad.full_tensor() for n, p in policy.named_parameters() if p.grad is not None}
+        want = {n: p.grad for n, p in plain.named_parameters() if p.grad is not None}
+        assert grads.keys() == want.keys() and any(n.startswith("model.action_head.model.") for n in grads)
+        for n in want:
+            torch.testing.assert_close(grads[n], want[n], rtol=1e-4, atol=1e-6, msg=n)
+    finally:
+        dist.destroy_process_group()

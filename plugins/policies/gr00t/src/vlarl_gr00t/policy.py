@@ -96,6 +96,17 @@ class Gr00tPolicy(ChunkedPolicy):
             "state": state.to(dev, self._dtype),
         }
 
+    def fsdp_units(self) -> list[torch.nn.Module]:
+        """FSDP2 units: the SigLIP encoder layers, the LLM decoder layers, the VL self-attention and DiT blocks.
+
+        The DiT blocks run once per denoising step in a forward; FSDP2 gathers them again at each call.
+        """
+        eagle, head = self.model.backbone.eagle_model, self.model.action_head
+        units = [*eagle.vision_model.vision_model.encoder.layers, *eagle.language_model.model.layers]
+        if head.vl_self_attention is not None:
+            units += list(head.vl_self_attention.transformer_blocks)
+        return [*units, *head.model.transformer_blocks]
+
     @property
     def _dtype(self) -> torch.dtype:
         return self.model.action_head.future_tokens.weight.dtype

@@ -159,6 +159,12 @@ class OpenVLAOFTPolicy(ChunkedPolicy):
         """True for the ``7b`` preset without a checkpoint: real shapes, no storage."""
         return self.model.projector.fc1.weight.is_meta
 
+    def fsdp_units(self) -> list[nn.Module]:
+        """FSDP2 units: each Llama decoder layer and each block of both ViTs (the 7B's memory is in these)."""
+        vision = self.model.vision_backbone
+        blocks = [*vision.featurizer.blocks, *vision.fused_featurizer.blocks]
+        return [*blocks, *self.model.language_model.model.layers]
+
     # ----- construction -------------------------------------------------------------------------
     def _build_model(self, arch: Arch, cfg: OpenVLAOFTConfig) -> PrismaticOFT:
         kwargs = dict(
