@@ -60,6 +60,40 @@ class Index:
         return path.read_text(encoding="utf-8", errors="replace") if path.exists() else ""
 
 
+def simulator_methods(idx: Index, names: set[str]) -> tuple[list[str], list[str], str] | None:
+    """Which of ``names`` og.sim has: ``(present, inherited, bases)``, None without a ``Simulator`` class.
+
+    ``Simulator`` subclasses Isaac Sim's ``SimulationContext``, whose source is not in the tree, so methods such as
+    ``get_physics_dt`` / ``is_playing`` have no def there. The class shows that it inherits them by calling them
+    on ``self`` (or ``super()``) without defining them; those count, when a base lies outside the tree.
+    """
+    hit = idx.first("Simulator")
+    if hit is None or not isinstance(hit[1], ast.ClassDef):
+        return None
+    cls = hit[1]
+    defined, outside = _methods(cls), []
+    for base in cls.bases:
+        inner = idx.first(base.id) if isinstance(base, ast.Name) else None
+        if inner is not None and isinstance(inner[1], ast.ClassDef):
+            defined |= _methods(inner[1])
+        else:
+            outside.append(ast.unparse(base))
+    called = set()
+    for node in ast.walk(cls):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+            owner = node.func.value
+            on_self = isinstance(owner, ast.Name) and owner.id == "self"
+            on_super = isinstance(owner, ast.Call) and isinstance(owner.func, ast.Name) and owner.func.id == "super"
+            if on_self or on_super:
+                called.add(node.func.attr)
+    inherited = sorted((called & names) - defined) if outside else []
+    return sorted((defined & names) | set(inherited)), inherited, ", ".join(outside)
+
+
+def _methods(cls: ast.ClassDef) -> set[str]:
+    return {n.name for n in cls.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))}
+
+
 def _absent(area: str, item: str, what: str) -> Result:
     """A tree assembled file by file may lack the file a check reads: say so rather than report a mismatch."""
     return Result(area, item, "SKIP", f"{what} not in the source tree (partial checkout?)")
@@ -189,11 +223,12 @@ def check(src: Path | None) -> list[Result]:
     out.append(compare(area, "a reset runs physics for every scene (scene.reset step_physics, env.reset og.sim.step)",
                        (real_steps, sim_step), (min(1, fake["reset_physics_steps"]), fake["reset_physics_steps"] > 1),
                        note="why vlarl saves and restores the other envs of a worker around a reset"))  # fmt: skip
-    sim_names = {"step", "step_physics", "get_physics_dt", "update_handles", "is_playing"}
-    real_sim = sorted(n for n in sim_names if any(k.endswith(f".{n}") for k in idx.defs if "Simulator" in k))
-    if any("Simulator" in k for k in idx.defs):
+    sim = simulator_methods(idx, {"step", "step_physics", "get_physics_dt", "update_handles", "is_playing"})
+    if sim is not None:
+        real_sim, inherited, bases = sim
+        via = f"; {inherited} inherited from {bases} (called on self, not defined)" if inherited else ""
         out.append(compare(area, "og.sim methods", real_sim, fake["simulator"],
-                           note="vlarl calls update_handles only where it exists"))  # fmt: skip
+                           note=f"vlarl calls update_handles only where it exists{via}"))  # fmt: skip
     else:
         out.append(_absent(area, "og.sim methods", "a Simulator class (simulator.py)"))
     macros = idx.text("macros.py")
