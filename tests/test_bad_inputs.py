@@ -96,6 +96,7 @@ def test_a_config_file_that_is_not_a_mapping_is_named(tmp_path, capsys, text, pr
         ("runner.save_interval=0", "runner.save_interval=0: it must be >= 1", "number of iterations"),
         ("runner.log_interval=0", "runner.log_interval=0: it must be >= 1", "runner.log_interval"),
         ("runner.keep_checkpoints=0", "runner.keep_checkpoints=0: it must be >= 1", "null to keep every"),
+        ("runner.eval_episodes=0", "runner.eval_episodes=0: it must be >= 1", "null for the env's protocol"),
         ("runner.max_minutes=0", "runner.max_minutes=0.0: it must be > 0", "minutes"),
         ("policy.hidden_sizes=[64,64", "Could not parse the value of policy.hidden_sizes", "policy.hidden_sizes=[64,64]"),
         ("runner.logger.logger_backends=tensorboard", "runner.logger.logger_backends': a single value where a list",

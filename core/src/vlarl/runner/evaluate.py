@@ -2,11 +2,17 @@
 
 Evaluation runs in rounds: every sub-env is reset, and only its *first*
 episode of the round counts (later, shorter episodes would bias the rate).
-An env that declares ``num_reset_states`` (LIBERO: its tasks' init states) is
-evaluated as its benchmark prescribes: every reset state once per pass, as many
-passes as ``runner.eval_episodes`` per task needs. Other envs run rounds until
-each task has ``runner.eval_episodes`` episodes. Success rates come with a 95%
-Wilson confidence interval.
+Which episodes count is decided at the reset, in sub-env order, never by which
+ones end first. ``runner.eval_episodes``:
+
+* ``null`` (the default): the env's protocol. An env that declares
+  ``num_reset_states`` (LIBERO: the init states of its selected tasks) plays
+  every reset state exactly once; other envs play ``DEFAULT_EPISODES`` per task.
+* ``N``: exactly N episodes per task. With reset states these are the first N
+  states of each task in the env's seed order (LIBERO: init states 0..N-1),
+  cycling through them again when N exceeds a task's count.
+
+Success rates come with a 95% Wilson confidence interval.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ from omegaconf import DictConfig
 from vlarl.errors import ConfigError
 from vlarl.runner import checkpoint as ckpt
 from vlarl.runner.context import build_env, build_policy, pick_device, run_dir, seed_everything
+from vlarl.runner.progress import TrainingProgress
 from vlarl.runner.rollout import to_env_actions
 from vlarl.runner.setup import validate
 
@@ -43,40 +50,103 @@ def wilson_interval(successes: float, n: int, z: float = 1.96) -> tuple[float, f
     return max(0.0, centre - half), min(1.0, centre + half)
 
 
+DEFAULT_EPISODES = 10  # episodes per task when runner.eval_episodes is null and the env has no reset states
+
+
+class _Quota:
+    """Which sub-envs of a round count: the next ones of the protocol's pass, or per task up to N."""
+
+    def __init__(self, env: Any, episodes_per_task: int | None) -> None:
+        self.states = getattr(env, "num_reset_states", None) or None
+        self.per_task = episodes_per_task if episodes_per_task is not None or self.states else DEFAULT_EPISODES
+        # The tasks to fill: with reset states, those the env declares (each has states in every pass);
+        # otherwise only those seen so far, as an env that samples tasks may never draw a declared one.
+        self.known = set(getattr(env.observation_spec, "tasks", None) or ()) if self.states else set()
+        self.assigned: dict[str, int] = defaultdict(int)
+        self.played = 0  # sub-env resets so far (with reset states: the seed of the next one)
+
+    def seed(self, base_seed: int, rnd: int, num_envs: int) -> int:
+        # With reset states, sub-env i of round r plays state r*N + i: the env's seed order, no state skipped.
+        return rnd * num_envs if self.states else base_seed + rnd
+
+    def counted(self, tasks: list[str]) -> np.ndarray:
+        """Per sub-env of this round: does its first episode count?"""
+        take = np.zeros(len(tasks), dtype=bool)
+        for i, task in enumerate(tasks):
+            if self.per_task is None:
+                take[i] = self.played + i < self.states  # type: ignore[operator]
+            elif self.assigned[task] < self.per_task:
+                self.assigned[task] += 1
+                take[i] = True
+        self.played += len(tasks)
+        return take
+
+    def expected(self) -> int:
+        """Episodes the evaluation will count, as far as known before it starts (for the progress bar)."""
+        if self.per_task is None:
+            return int(self.states)  # type: ignore[arg-type]
+        return self.per_task * max(1, len(self.known))
+
+    def done(self) -> bool:
+        if self.per_task is None:
+            return self.played >= self.states  # type: ignore[operator]
+        if self.states and self.played >= self.states * self.per_task:
+            return True  # N passes give N episodes to every task that has states (bounds a task never drawn)
+        tasks = self.known | set(self.assigned)
+        return bool(tasks) and all(self.assigned[t] >= self.per_task for t in tasks)
+
+
 def run_rounds(
-    env: Any, policy: Any, episodes_per_task: int, deterministic: bool, seed: int, max_rounds: int = 1000
+    env: Any,
+    policy: Any,
+    episodes_per_task: int | None,
+    deterministic: bool,
+    seed: int,
+    max_rounds: int = 1000,
+    show_progress: bool = False,
 ) -> dict[str, list[dict[str, float]]]:
-    """Per task description, the metrics of each counted episode."""
+    """Per task description, the metrics of each counted episode (see the module docstring for which count).
+
+    ``show_progress``: a bar of counted episodes and their success so far (a line per round off a terminal).
+    """
     results: dict[str, list[dict[str, float]]] = defaultdict(list)
+    quota = _Quota(env, episodes_per_task)
+    progress = TrainingProgress(quota.expected(), 0, label="eval") if show_progress else None
+    try:
+        _play_rounds(env, policy, deterministic, seed, max_rounds, quota, results, progress)
+    finally:
+        if progress is not None:
+            progress.close()
+    return dict(results)
+
+
+def _play_rounds(
+    env: Any, policy: Any, deterministic: bool, seed: int, max_rounds: int, quota: _Quota,
+    results: dict[str, list[dict[str, float]]], progress: TrainingProgress | None,
+) -> None:  # fmt: skip
     chunk_cap = math.ceil(env.max_episode_steps / max(policy.action_chunk, 1)) + 1
-    states = getattr(env, "num_reset_states", None)
-    total = None
-    if states:
-        tasks_known = len(getattr(env.observation_spec, "tasks", None) or ()) or 1
-        total = states * max(1, math.ceil(episodes_per_task * tasks_known / states))
-        max_rounds = math.ceil(total / env.num_envs)
     for rnd in range(max_rounds):
-        # With reset states, sub-env i of round r plays state r*N + i: each state once per pass.
-        obs, _ = env.reset(seed=rnd * env.num_envs if total else seed + rnd)
+        obs, _ = env.reset(seed=quota.seed(seed, rnd, env.num_envs))
         tasks = list(obs["task_descriptions"])
-        counted = np.zeros(env.num_envs, dtype=bool)
-        if total is not None:
-            counted[np.arange(env.num_envs) + rnd * env.num_envs >= total] = True  # past the last pass
+        pending = quota.counted(tasks)
         for _ in range(chunk_cap):
+            if not pending.any():
+                break
             with torch.no_grad():
                 act = policy.act(obs, deterministic=deterministic)
             step = env.chunk_step(to_env_actions(env, policy, act.actions))
-            done = _np(step.infos["done"]) & ~counted
+            done = _np(step.infos["done"]) & pending
             ep = {k: _np(v) for k, v in step.infos["episode"].items()}
             for i in np.flatnonzero(done):
                 results[tasks[i]].append({k: float(v[i]) for k, v in ep.items()})
-            counted |= done
+            pending &= ~done
             obs = step.observations
-            if counted.all():
-                break
-        if total is None and results and min(len(v) for v in results.values()) >= episodes_per_task:
+        if progress is not None:
+            episodes = [e for eps in results.values() for e in eps]
+            wins = sum(e["success_once"] > 0 for e in episodes)
+            progress.update(len(episodes) - 1, {"env/success_once": wins / max(len(episodes), 1)}, print_line=True)
+        if quota.done():
             break
-    return dict(results)
 
 
 def summarize(results: dict[str, list[dict[str, float]]]) -> dict[str, Any]:
@@ -169,7 +239,10 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
         if path is not None and weights is not None:
             ckpt.apply_weights(weights, policy, f"Checkpoint {path / 'model.safetensors'}", ckpt.SAME_POLICY_FIX)
         policy.eval()
-        results = run_rounds(env, policy, spec.runner.eval_episodes, spec.runner.deterministic_eval, spec.runner.seed)
+        results = run_rounds(
+            env, policy, spec.runner.eval_episodes, spec.runner.deterministic_eval, spec.runner.seed,
+            show_progress=True,
+        )  # fmt: skip
     finally:
         env.close()
     summary = summarize(results)

@@ -45,8 +45,10 @@ class RunnerConfig:
     device: str = "auto"
     """Policy device: ``auto`` (cuda if available), ``cpu``, ``cuda``, ``cuda:1``."""
     log_interval: int = 1
-    eval_episodes: int = 10
-    """``vlarl eval``: episodes per task (at least)."""
+    eval_episodes: int | None = None
+    """``vlarl eval``: exactly this many episodes per task. null: the env's protocol, every reset state once
+    where the env declares them (LIBERO: each init state of each selected task), else 10 per task. On LIBERO,
+    N scores init states 0..N-1 of each task (cycling when N exceeds their count)."""
     deterministic_eval: bool = True
     torch_threads: int = 0
     """0: leave torch's default. With simulators in worker processes, 1-2 avoids starving them."""

@@ -105,7 +105,8 @@ def check_runner(r: RunnerConfig) -> None:
         (r.max_epochs >= 1, "runner.max_epochs", "Set runner.max_epochs to the number of training iterations."),
         (r.save_interval >= 1, "runner.save_interval", "Set runner.save_interval to a number of iterations, e.g. 10."),
         (r.log_interval >= 1, "runner.log_interval", "Set runner.log_interval, e.g. 1 (a line per iteration)."),
-        (r.eval_episodes >= 1, "runner.eval_episodes", "Set runner.eval_episodes, e.g. 10."),
+        (r.eval_episodes is None or r.eval_episodes >= 1, "runner.eval_episodes",
+         "Set runner.eval_episodes to a number of episodes per task, e.g. 10, or null for the env's protocol."),
         (r.keep_checkpoints is None or r.keep_checkpoints >= 1, "runner.keep_checkpoints",
          "Set runner.keep_checkpoints=3 (the newest three), or null to keep every checkpoint."),
     ]  # fmt: skip

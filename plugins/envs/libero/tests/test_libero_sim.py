@@ -10,10 +10,12 @@ import os
 import signal
 import time
 from collections.abc import Iterator
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
 import pytest
+import torch
 
 from vlarl.contracts.env import GROUP_SIZE_OPTION
 from vlarl.errors import ContractError
@@ -126,6 +128,34 @@ def test_group_reset_shares_init_state_across_episodes(env: LiberoEnv) -> None:
     ids = out.infos["reset_state_ids"]
     assert ids[0] == ids[1] != first
     assert checksum(out.observations, 0) == checksum(out.observations, 1)
+
+
+class StillPolicy:
+    """Holds the arm still (gripper open) for chunks of 3: every episode runs to MAX_STEPS."""
+
+    action_chunk = 3
+    gripper_convention = "close_positive"
+
+    def act(self, obs: dict[str, Any], deterministic: bool = False) -> Any:
+        return SimpleNamespace(actions=torch.as_tensor(chunk(len(obs["states"]), 3)))
+
+
+def test_eval_episodes_scores_the_first_init_states_only(env: LiberoEnv, monkeypatch: pytest.MonkeyPatch) -> None:
+    from vlarl.runner.evaluate import run_rounds
+
+    resets: list[list[tuple[int, int]]] = []
+    real_reset = env.reset
+
+    def recording_reset(*args: Any, **kwargs: Any) -> Any:
+        out = real_reset(*args, **kwargs)
+        resets.append([env.pair_of(i) for i in range(env.num_envs)])
+        return out
+
+    monkeypatch.setattr(env, "reset", recording_reset)
+    results = run_rounds(env, StillPolicy(), 3, deterministic=True, seed=0)
+    # runner.eval_episodes=3 of task 0's 50 init states: states 0, 1, 2 in two rounds of 2 sub-envs, not all 50.
+    assert {t: len(eps) for t, eps in results.items()} == {env.task_descriptions[0]: 3}
+    assert resets == [[(0, 0), (0, 1)], [(0, 2), (0, 3)]]
 
 
 def test_wrong_action_width_is_rejected(env: LiberoEnv) -> None:
