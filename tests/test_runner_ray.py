@@ -76,6 +76,8 @@ def test_impossible_worker_groups_fail_naming_the_keys_before_any_actor_starts(t
         train(
             cfg(tmp_path, "cluster.actor_strategy=none", "cluster.component_placement={env: 0, rollout: 0, actor: 0-1}")
         )
+    with pytest.raises(ConfigError, match=r"cluster.fsdp_mixed_precision='bf8' is not a compute dtype"):
+        train(cfg(tmp_path, "cluster.fsdp_mixed_precision=bf8", "cluster.component_placement={env: 0, rollout: 0, actor: 0-1}"))
 
 
 def test_placement_on_devices_that_do_not_exist_fails_before_training(tmp_path):

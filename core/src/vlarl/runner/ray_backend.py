@@ -36,7 +36,7 @@ from omegaconf import OmegaConf
 
 from vlarl.contracts.buffer import RolloutBuffer
 from vlarl.contracts.observation import ObsBatch
-from vlarl.distributed.parallel import STRATEGIES, free_port, resolve_strategy
+from vlarl.distributed.parallel import MIXED_PRECISION, STRATEGIES, free_port, resolve_strategy
 from vlarl.distributed.rank import TrainerRank, _SpecEnv, shard_envs
 from vlarl.errors import ConfigError
 from vlarl.plugins.build import call_factory
@@ -237,6 +237,11 @@ class RayTrainer(TrainLoop):
         if c.actor_strategy not in STRATEGIES:
             raise ConfigError(f"cluster.actor_strategy={c.actor_strategy!r} is invalid.", f"Use one of {STRATEGIES}.")
         self.strategy = resolve_strategy(c.actor_strategy, world)
+        if c.fsdp_mixed_precision is not None and c.fsdp_mixed_precision not in MIXED_PRECISION:
+            raise ConfigError(  # here, before any actor starts, not when a rank wraps the policy
+                f"cluster.fsdp_mixed_precision={c.fsdp_mixed_precision!r} is not a compute dtype.",
+                f"Use one of {sorted(MIXED_PRECISION)}, or null for the policy's own dtype.",
+            )
         if world > 1:
             if self.strategy == "none":
                 raise ConfigError(
