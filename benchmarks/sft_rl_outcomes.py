@@ -27,31 +27,14 @@ import sft_rl_lift  # the benchmark's own config: same env, policy and demos
 
 
 def per_state_success(env: Any, policy: Any, deterministic: bool, passes: int, seed: int) -> np.ndarray:
-    """Fraction of ``passes`` in which each init state (sub-env i of round r plays state r*N + i) succeeded."""
-    import torch
+    """Fraction of ``passes`` over the env's reset states in which each state's episode succeeded."""
+    from vlarl.runner.evaluate import run_rounds
 
-    from vlarl.runner.rollout import to_env_actions
-
-    n, states = env.num_envs, env.num_reset_states
+    states = env.num_reset_states
+    results = run_rounds(env, policy, passes * states, deterministic, seed, show_progress=True)
     wins = np.zeros(states)
-    cap = math.ceil(env.max_episode_steps / policy.action_chunk) + 1
-    for p in range(passes):
-        torch.manual_seed(seed + p)
-        for rnd in range(math.ceil(states / n)):
-            obs, _ = env.reset(seed=rnd * n)
-            pending = np.arange(n) + rnd * n < states
-            for _ in range(cap):
-                if not pending.any():
-                    break
-                with torch.no_grad():
-                    act = policy.act(obs, deterministic=deterministic)
-                step = env.chunk_step(to_env_actions(env, policy, act.actions))
-                done = np.asarray(step.infos["done"]) & pending
-                success = np.asarray(step.infos["episode"]["success_once"]) > 0
-                for i in np.flatnonzero(done):
-                    wins[rnd * n + i] += success[i]
-                pending &= ~done
-                obs = step.observations
+    for episode in (e for eps in results.values() for e in eps):
+        wins[int(episode["reset_index"])] += episode["success_once"] > 0
     return wins / passes
 
 

@@ -69,6 +69,13 @@ def test_eval_episodes_plays_exactly_that_many_first_reset_states(num_envs, stat
     assert pairs_played(results) == {"task 0": expected}
 
 
+@pytest.mark.parametrize(("num_envs", "states", "episodes"), [(4, 10, None), (3, 7, 14), (4, 6, 10)])
+def test_each_episode_names_the_reset_state_it_started_from(num_envs, states, episodes):
+    results = run_rounds(StatesEnv(num_envs, states), still_policy(), episodes, deterministic=True, seed=0)
+    for e in results["task 0"]:
+        assert e["reset_index"] == round(e["return"] / 3)  # the pair the env paid out as its reward
+
+
 def test_eval_episodes_counts_per_task_over_several_tasks():
     env = StatesEnv(num_envs=3, num_reset_states=12, num_tasks=3)  # 4 init states per task
     results = run_rounds(env, still_policy(), 2, deterministic=True, seed=0)
@@ -94,3 +101,12 @@ def test_wilson_interval_matches_known_values_and_summaries_carry_it():
     summary = summarize({"t": eps})
     assert summary["tasks"]["t"]["success_rate"] == 0.3
     assert summary["overall"]["success_ci95"] == list(wilson_interval(3, 10))
+
+
+def test_sub_envs_whose_counted_episode_ended_stop_simulating():
+    # 8 states on 3 sub-envs: the last round counts 2 of its 3 sub-envs. With the hold no sub-step is spent
+    # outside the counted episodes (without it, the third sub-env of that round would run its 3 steps too).
+    env = StatesEnv(num_envs=3, num_reset_states=8)
+    results = run_rounds(env, still_policy(), None, deterministic=True, seed=0)
+    played = sum(int(e["episode_len"]) for eps in results.values() for e in eps)
+    assert env.steps_taken == played

@@ -65,3 +65,20 @@ def test_gripper_conversion_flips_only_gripper_dims():
     a = np.array([[0.5, 1.0]], np.float32)
     assert env.action_spec.convert_gripper(a, "close_positive").tolist() == [[0.5, -1.0]]
     assert env.action_spec.convert_gripper(a, "open_positive").tolist() == [[0.5, 1.0]]
+
+
+def test_idle_sub_envs_are_neither_stepped_nor_reset_until_the_next_reset():
+    env = LineEnv(num_envs=3, max_episode_steps=10)
+    env.reset(seed=0)
+    start = env.pos.copy()
+    env.set_idle(np.array([False, True, False]))
+    out = env.chunk_step(np.full((3, 2, 2), 0.1, dtype=np.float32))
+    assert env.steps_taken == 4  # 2 sub-envs x 2 sub-steps; the idle one costs nothing
+    assert env.pos[1] == start[1] and out.observations["states"][1, 0] == start[1]
+    assert not out.valid[1].any() and out.valid[[0, 2]].all()
+    assert not out.infos["done"][1] and out.infos["episode"]["episode_len"][1] == 0
+    env.reset(seed=0)  # a reset ends the hold
+    env.chunk_step(np.full((3, 1, 2), 0.1, dtype=np.float32))
+    assert env.steps_taken == 4 + 3
+    with pytest.raises(ContractError, match=r"one flag per sub-env, shape \(3,\)"):
+        env.set_idle(np.array([True]))

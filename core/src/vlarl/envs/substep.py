@@ -49,6 +49,8 @@ class SubStepResult:
 class SubStepVectorEnv(ChunkedVectorEnv):
     """Implement :meth:`reset_envs` and :meth:`step_envs`; chunking comes for free."""
 
+    _idle: np.ndarray | None = None  # sub-envs held out of chunk steps until the next reset (see set_idle)
+
     def __init__(self, num_envs: int, max_episode_steps: int) -> None:
         self.num_envs = num_envs
         self.max_episode_steps = max_episode_steps
@@ -66,6 +68,21 @@ class SubStepVectorEnv(ChunkedVectorEnv):
     def step_envs(self, ids: np.ndarray, actions: np.ndarray) -> SubStepResult:
         """Step sub-envs ``ids`` by one action each (``actions``: [len(ids), A], env units)."""
 
+    def set_idle(self, idle: Any) -> None:
+        """Hold the sub-envs where ``idle`` is true out of the coming chunk steps, until the next ``reset()``:
+        they are neither stepped nor auto-reset, their entries are invalid and their observations unchanged.
+
+        ``vlarl eval`` idles the sub-envs whose counted episode has ended, so a round no longer simulates
+        every sub-env until its slowest finishes (on LIBERO, a 280-step failure).
+        """
+        idle = np.asarray(idle, dtype=bool)
+        if idle.shape != (self.num_envs,):
+            raise ContractError(
+                f"set_idle needs one flag per sub-env, shape ({self.num_envs},), got {idle.shape}.",
+                "Pass a boolean array of length num_envs.",
+            )
+        self._idle = idle.copy()
+
     @property
     def current_observations(self) -> ObsBatch | None:
         """The latest observation batch (after autoreset), or None before the first reset."""
@@ -79,6 +96,7 @@ class SubStepVectorEnv(ChunkedVectorEnv):
         ids = np.arange(self.num_envs)
         if group_size:
             options["group_ids"] = ids // group_size
+        self._idle = None
         self._current = self.reset_envs(ids, seeds, options)
         self._clear_episodes(ids)
         return ob.copy(self._current), {}
@@ -92,7 +110,8 @@ class SubStepVectorEnv(ChunkedVectorEnv):
         terms = np.zeros((n, c), dtype=bool)
         truncs = np.zeros((n, c), dtype=bool)
         valid = np.zeros((n, c), dtype=bool)
-        active = np.ones(n, dtype=bool)
+        idle = self._idle if self._idle is not None else np.zeros(n, dtype=bool)
+        active = ~idle
         all_ids = np.arange(n)
         for k in range(c):
             # While every sub-env runs, a slice indexes the bookkeeping arrays (cheaper than fancy indexing).
@@ -114,7 +133,7 @@ class SubStepVectorEnv(ChunkedVectorEnv):
             truncs[sel, k] = trunc
             valid[sel, k] = True
             active[ids[term | trunc]] = False
-        done = ~active
+        done = ~active & ~idle
         episode = {
             "success_once": self._ep_success_once.copy(),
             "success_at_end": self._ep_success_last.copy(),

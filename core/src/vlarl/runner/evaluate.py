@@ -126,19 +126,26 @@ def _play_rounds(
 ) -> None:  # fmt: skip
     chunk_cap = math.ceil(env.max_episode_steps / max(policy.action_chunk, 1)) + 1
     for rnd in range(max_rounds):
-        obs, _ = env.reset(seed=quota.seed(seed, rnd, env.num_envs))
+        round_seed = quota.seed(seed, rnd, env.num_envs)
+        obs, _ = env.reset(seed=round_seed)
         tasks = list(obs["task_descriptions"])
         pending = quota.counted(tasks)
+        hold = getattr(env, "set_idle", None)  # envs that can stop simulating sub-envs that no longer count
         for _ in range(chunk_cap):
             if not pending.any():
                 break
+            if hold is not None:
+                hold(~pending)
             with torch.no_grad():
                 act = policy.act(obs, deterministic=deterministic)
             step = env.chunk_step(to_env_actions(env, policy, act.actions))
             done = _np(step.infos["done"]) & pending
             ep = {k: _np(v) for k, v in step.infos["episode"].items()}
             for i in np.flatnonzero(done):
-                results[tasks[i]].append({k: float(v[i]) for k, v in ep.items()})
+                row = {k: float(v[i]) for k, v in ep.items()}
+                if quota.states:  # its place in the env's reset-state order (LIBERO, one task: the init state id)
+                    row["reset_index"] = float((round_seed + i) % quota.states)
+                results[tasks[i]].append(row)
             pending &= ~done
             obs = step.observations
         if progress is not None:
