@@ -8,7 +8,7 @@ the same way. Writes benchmarks/results/<name>.json and a PNG of success against
 
     .venv/bin/python benchmarks/sft_rl_lift.py                        # task 0: PPO and GRPO, 25 min RL budget each
     .venv/bin/python benchmarks/sft_rl_lift.py --setting spatial10    # all 10 libero_spatial tasks, task-conditioned
-    .venv/bin/python benchmarks/sft_rl_lift.py --setting quick        # the main job's small version (~16 min on 2 busy cores)
+    .venv/bin/python benchmarks/sft_rl_lift.py --setting quick        # the main job's small version (~13 min)
 """
 
 from __future__ import annotations
@@ -69,7 +69,7 @@ SETTINGS: dict[str, Setting] = {
     ),
     "spatial10": Setting(list(range(10)), demos=20, sft_steps=6000, rl_minutes={"ppo": 60}, task_embedding=True),
     # The main job. Evaluating the untrained policy (--eval-untrained: 0.0% [0.0, 7.1] when last run) would add
-    # ~4.5 minutes of episodes that all run to the 280-step limit, past the main job's 15-minute budget.
+    # ~4 minutes of episodes that all run to the 280-step limit, close to the main job's 15-minute budget.
     "quick": Setting([0], demos=20, sft_steps=1500, rl_minutes={"ppo": 5}),
     # Checks the script end to end in ~3 minutes (short episodes, tiny budgets); its figures mean nothing.
     "smoke": Setting(

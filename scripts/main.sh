@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The main job: install everything, then the SFT -> RL story on the real LIBERO simulator (CPU, no GPU, no download):
-# scripted demos, supervised warm start, evaluation, PPO, evaluation, a before/after table and a plot (about 16 min on 2 cores at 50 LIBERO steps/s).
+# scripted demos, supervised warm start, evaluation, PPO, evaluation, a before/after table and a plot (13 min on 2 cores at 50 LIBERO steps/s).
 # VLARL_MAIN_CONFIG=examples/<config>.yaml runs `vlarl train` on that config instead (extra arguments: overrides).
 set -euo pipefail
 cd "$(dirname "$0")/.."
