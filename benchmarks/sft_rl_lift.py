@@ -90,24 +90,14 @@ def _config(base: list[str], extra: list[str], algorithm: dict[str, Any] | None 
 
 
 def collect(out: Path, setting: Setting, seed: int) -> dict[str, Any]:
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
+    from vlarl_libero.collect import collection_progress
     from vlarl_libero.collector import collect_demos
 
     t0 = time.perf_counter()
-    total = setting.demos * len(setting.task_ids)
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    with Progress(*columns, transient=True) as progress:
-        bar = progress.add_task("scripted expert demos", total=total)
-        done: dict[int, int] = {}
-
-        def on_episode(r: Any) -> None:
-            done[r.task_id] = r.demos
-            progress.update(bar, completed=sum(done.values()), description=f"task {r.task_id}: demos / episodes")
-
+    with collection_progress(setting.demos * len(setting.task_ids)) as callbacks:
         report = collect_demos(
             suite="libero_spatial", task_ids=setting.task_ids, demos_per_task=setting.demos, out=out, cameras=[],
-            num_envs=2, seed=seed, action_noise=setting.action_noise, on_episode=on_episode,
+            num_envs=2, seed=seed, action_noise=setting.action_noise, **callbacks,
         )  # fmt: skip
     minutes = (time.perf_counter() - t0) / 60
     print(f"Collected {report['demos']} scripted demonstrations in {minutes:.1f} min: {out}", flush=True)

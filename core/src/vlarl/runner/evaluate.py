@@ -125,12 +125,12 @@ def _play_rounds(
     results: dict[str, list[dict[str, float]]], progress: TrainingProgress | None,
 ) -> None:  # fmt: skip
     chunk_cap = math.ceil(env.max_episode_steps / max(policy.action_chunk, 1)) + 1
+    hold = getattr(env, "set_idle", None)  # envs that can stop simulating sub-envs that no longer count
     for rnd in range(max_rounds):
         round_seed = quota.seed(seed, rnd, env.num_envs)
         obs, _ = env.reset(seed=round_seed)
         tasks = list(obs["task_descriptions"])
         pending = quota.counted(tasks)
-        hold = getattr(env, "set_idle", None)  # envs that can stop simulating sub-envs that no longer count
         for _ in range(chunk_cap):
             if not pending.any():
                 break

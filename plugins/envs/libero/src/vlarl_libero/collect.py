@@ -14,7 +14,7 @@ import contextlib
 import os
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO
 
@@ -22,7 +22,7 @@ from vlarl.errors import VlarlError
 from vlarl_libero.collector import TaskDemos, collect_demos
 from vlarl_libero.register import CAMERA_KEYS, SUITES
 
-__all__ = ["collect_demos", "main", "parse_args", "quiet_output"]
+__all__ = ["collect_demos", "collection_progress", "main", "parse_args", "quiet_output"]
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -103,41 +103,49 @@ def quiet_output(enabled: bool) -> Iterator[IO[str]]:
         real.close()
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
+@contextlib.contextmanager
+def collection_progress(total: int, stream: IO[str] | None = None) -> Iterator[dict[str, Callable[..., None]]]:
+    """A progress bar over ``total`` demos; yields the ``on_task_start`` / ``on_episode`` callbacks of
+    :func:`collect_demos`."""
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    console = Console(file=stream) if stream is not None else None
+    with Progress(*columns, console=console, transient=True) as progress:
+        bar = progress.add_task("starting", total=total)
+        done: dict[int, int] = {}  # task id -> demos so far
+
+        def on_task_start(task_id: int) -> None:
+            progress.update(bar, description=f"task {task_id}: starting the simulator")
+
+        def on_episode(r: TaskDemos) -> None:
+            done[r.task_id] = r.demos
+            text = f"task {r.task_id}: {r.demos} demos / {r.episodes} episodes"
+            progress.update(bar, completed=sum(done.values()), description=text)
+
+        yield {"on_task_start": on_task_start, "on_episode": on_episode}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
     start = time.monotonic()
     try:
-        with quiet_output(not args.verbose) as real_stderr:
-            columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-            with Progress(*columns, console=Console(file=real_stderr), transient=True) as progress:
-                bar = progress.add_task("starting", total=args.demos_per_task * len(args.task_ids))
-                done: dict[int, int] = {}  # task id -> demos so far
-
-                def on_task_start(task_id: int) -> None:
-                    progress.update(bar, description=f"task {task_id}: starting the simulator")
-
-                def on_episode(r: TaskDemos) -> None:
-                    done[r.task_id] = r.demos
-                    text = f"task {r.task_id}: {r.demos} demos / {r.episodes} episodes"
-                    progress.update(bar, completed=sum(done.values()), description=text)
-
-                report = collect_demos(
-                    suite=args.suite,
-                    task_ids=args.task_ids,
-                    demos_per_task=args.demos_per_task,
-                    out=args.out,
-                    cameras=args.cameras,
-                    image_size=args.image_size,
-                    num_envs=args.num_envs,
-                    seed=args.seed,
-                    max_episode_steps=args.max_episode_steps,
-                    action_noise=args.action_noise,
-                    on_episode=on_episode,
-                    on_task_start=on_task_start,
-                )
+        total = args.demos_per_task * len(args.task_ids)
+        with quiet_output(not args.verbose) as real_stderr, collection_progress(total, real_stderr) as callbacks:
+            report = collect_demos(
+                suite=args.suite,
+                task_ids=args.task_ids,
+                demos_per_task=args.demos_per_task,
+                out=args.out,
+                cameras=args.cameras,
+                image_size=args.image_size,
+                num_envs=args.num_envs,
+                seed=args.seed,
+                max_episode_steps=args.max_episode_steps,
+                action_noise=args.action_noise,
+                **callbacks,
+            )
     except VlarlError as exc:
         print(f"error: {exc.problem}", file=sys.stderr)
         if exc.fix:
