@@ -9,6 +9,11 @@ the same way. Writes benchmarks/results/<name>.json and a PNG of success against
     .venv/bin/python benchmarks/sft_rl_lift.py                        # task 0: PPO and GRPO, 25 min RL budget each
     .venv/bin/python benchmarks/sft_rl_lift.py --setting spatial10    # all 10 libero_spatial tasks, task-conditioned
     .venv/bin/python benchmarks/sft_rl_lift.py --setting quick        # the main job's small version (~13 min)
+    .venv/bin/python benchmarks/sft_rl_lift.py --reward shaped        # RL on LIBERO's success plus shaping
+
+``--reward shaped`` trains RL on env.reward_type=shaped (the success reward plus the change of a pick-and-place
+progress potential, vlarl_libero/shaping.py); evaluation always scores LIBERO's success. Its results are written
+as sft_rl_lift_<setting>_shaped.json.
 """
 
 from __future__ import annotations
@@ -117,11 +122,11 @@ def evaluate_run(base: list[str], name: str, checkpoint: str | None) -> dict[str
     return summary
 
 
-def run_setting(name: str, setting: Setting, root: Path, seed: int) -> dict[str, Any]:
+def run_setting(name: str, setting: Setting, root: Path, seed: int, reward: str = "sparse") -> dict[str, Any]:
     from vlarl.runner.sft import sft
     from vlarl.runner.train import train
 
-    exp = f"{name}"
+    exp = name if reward == "sparse" else f"{name}_{reward}"
     run = root / exp
     demos = run / "demos"
     base = [
@@ -136,7 +141,9 @@ def run_setting(name: str, setting: Setting, root: Path, seed: int) -> dict[str,
     if setting.task_embedding:
         base.append("policy.task_embedding_dim=16")
     base += setting.base
-    result: dict[str, Any] = {"setting": name, "task_ids": setting.task_ids, "demos_per_task": setting.demos}
+    result: dict[str, Any] = {
+        "setting": name, "reward": reward, "task_ids": setting.task_ids, "demos_per_task": setting.demos,
+    }  # fmt: skip
     result["collect"] = collect(demos, setting, seed)
     if setting.eval_untrained:
         result["untrained"] = {
@@ -150,6 +157,7 @@ def run_setting(name: str, setting: Setting, root: Path, seed: int) -> dict[str,
     result["sft"]["eval"] = evaluate_run(base, f"{exp}/sft_eval", None)
     for algo, minutes in setting.rl_minutes.items():
         extra = [
+            f"env.reward_type={reward}",
             f"runner.logger.experiment_name={exp}/{algo}",
             f"runner.max_minutes={minutes}",
             "runner.max_epochs=100000",
@@ -246,6 +254,7 @@ def main() -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--algos", nargs="*", help="subset of the setting's algorithms")
     p.add_argument("--eval-untrained", action="store_true", help="also score the randomly initialised policy")
+    p.add_argument("--reward", choices=["sparse", "shaped"], default="sparse", help="env.reward_type of the RL runs")
     p.add_argument("--replot", type=Path, help="redraw the plot and table of a results JSON, run nothing")
     args = p.parse_args()
     if args.replot:
@@ -258,12 +267,13 @@ def main() -> None:
         setting.eval_untrained = True
     if args.algos:
         setting.rl_minutes = {a: m for a, m in setting.rl_minutes.items() if a in args.algos}
-    result = run_setting(args.setting, setting, args.root, args.seed)
+    result = run_setting(args.setting, setting, args.root, args.seed, args.reward)
     args.out.mkdir(parents=True, exist_ok=True)
-    result["plot"] = str(plot(result, args.out / f"sft_rl_lift_{args.setting}.png"))
-    (args.out / f"sft_rl_lift_{args.setting}.json").write_text(json.dumps(result, indent=2, default=str))
+    stem = args.out / (f"sft_rl_lift_{args.setting}" + ("" if args.reward == "sparse" else f"_{args.reward}"))
+    result["plot"] = str(plot(result, stem.with_suffix(".png")))
+    stem.with_suffix(".json").write_text(json.dumps(result, indent=2, default=str))
     print_table(result)
-    print(f"results: {args.out / f'sft_rl_lift_{args.setting}.json'}\nplot: {result['plot']}")
+    print(f"results: {stem.with_suffix('.json')}\nplot: {result['plot']}")
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ from vlarl_libero.env import LiberoEnv
 from vlarl_libero.expert import ScriptedExpert
 from vlarl_libero.layout import ROBOT_STATE_NAMES
 from vlarl_libero.register import LiberoConfig
+from vlarl_libero.shaping import ShapingParams
 
 pytestmark = pytest.mark.slow
 OBJECTS = ("akita_black_bowl_1", "akita_black_bowl_2", "cookies_1", "glazed_rim_porcelain_ramekin_1", "plate_1")
@@ -210,3 +211,29 @@ def test_dart_collection_executes_noisy_actions_and_records_the_experts(env: Lib
     np.testing.assert_array_equal(diff[:, 6], 0.0)  # no noise on the gripper
     assert diff[:, :3][free[:, :3]].std() == pytest.approx(0.2, rel=0.25)
     assert diff[:, 3:6][free[:, 3:6]].std() == pytest.approx(0.1, rel=0.25)
+
+
+def test_shaped_reward_pays_progress_and_sums_to_success_plus_the_potential_gained() -> None:
+    cfg = LiberoConfig(task_ids=[0], num_envs=1, cameras=[], privileged_state=True, reward_type="shaped")
+    env = LiberoEnv(cfg)
+    try:
+        expert = ScriptedExpert.for_env(env)
+        obs, _ = env.reset(seed=0)
+        bowl = env.observation_spec.state_names.index("akita_black_bowl_1.pos.z")
+        start_z, rewards, lifted_at = obs["states"][0, bowl], [], None
+        for t in range(env.max_episode_steps):
+            out = env.chunk_step(expert.act(obs)[:, None, :])
+            rewards.append(float(out.rewards[0, 0]))
+            obs = out.observations
+            if lifted_at is None and obs["states"][0, bowl] >= start_z + ShapingParams().lift_min:
+                lifted_at = t
+            if out.infos["done"][0]:
+                break
+        assert out.infos["episode"]["success_once"][0] and lifted_at is not None
+        before_lift, total = sum(rewards[:lifted_at]), sum(rewards)
+        # Reaching pays at most reach_weight; holding the bowl up pays at least held_base more.
+        assert 0 < before_lift <= 0.1 + 1e-6 and sum(rewards[: lifted_at + 1]) >= 0.5
+        # LIBERO's success reward (1) plus phi(solved) - phi(start) = 1 - (about 0: the hand starts far away).
+        assert total == pytest.approx(2.0, abs=0.01)
+    finally:
+        env.close()

@@ -63,6 +63,7 @@ def test_bad_task_id_names_the_valid_range(suite: str, bad: int) -> None:
         ({"fast_render": True, "hard_reset": True}, "hard_reset"),
         ({"cameras": ["frontview"]}, "frontview"),
         ({"cameras": ["agentview", "agentview"]}, "repeats"),
+        ({"reward_type": "shaped"}, "privileged_state=true"),
     ],
 )
 def test_bad_config_values(override: dict, match: str) -> None:

@@ -14,10 +14,12 @@ from vlarl.contracts.spaces import ActionDim, ActionSpec, ObservationSpec
 from vlarl.envs.pool import WorkerPool
 from vlarl.envs.substep import SubStepResult, SubStepVectorEnv
 from vlarl.errors import ConfigError, VlarlError
+from vlarl_libero.expert import pick_place_pair
 from vlarl_libero.gl import gl_env, pick_backend
 from vlarl_libero.layout import state_names
 from vlarl_libero.register import CAMERA_KEYS, SUITES, LiberoConfig
 from vlarl_libero.schedule import ResetSchedule
+from vlarl_libero.shaping import PickPlacePotential
 from vlarl_libero.sim import SimOptions
 from vlarl_libero.tasks import TaskInfo
 from vlarl_libero.worker import WorkerFailure, check_start_method, worker_spec
@@ -63,9 +65,15 @@ def validate_config(cfg: LiberoConfig) -> list[int]:
         (cfg.num_envs >= 1, "env.num_envs must be at least 1", "Set env.num_envs=1 or more."),
         (cfg.image_size >= 16, f"env.image_size={cfg.image_size} is too small", "Use 128 or 224."),
         (
-            cfg.reward_type in ("sparse", "pulse"),
+            cfg.reward_type in ("sparse", "pulse", "shaped"),
             f"env.reward_type={cfg.reward_type!r} is unknown",
-            "Use 'sparse' (reward while solved) or 'pulse' (reward once, on first success).",
+            "Use 'sparse' (reward while solved), 'pulse' (reward once, on first success) or 'shaped' (sparse plus "
+            "pick-and-place progress).",
+        ),
+        (
+            cfg.reward_type != "shaped" or cfg.privileged_state,
+            "env.reward_type=shaped reads object poses, which env.privileged_state=false leaves out of states",
+            "Set env.privileged_state=true, or use env.reward_type=sparse.",
         ),
         (
             not (cfg.fast_render and cfg.hard_reset),
@@ -106,6 +114,20 @@ def shape_rewards(success: np.ndarray, succeeded_before: np.ndarray, cfg: Libero
     """Per-step rewards: ``sparse`` pays while solved, ``pulse`` only on the first success; minus the step penalty."""
     paid = success & ~succeeded_before if cfg.reward_type == "pulse" else success
     return (paid * cfg.reward_scale - cfg.step_penalty).astype(np.float32)
+
+
+def shaping_potential(cfg: LiberoConfig, tasks: dict[int, TaskInfo], names: tuple[str, ...]) -> PickPlacePotential:
+    """The potential of ``reward_type: shaped``; a ConfigError names a task whose goal is not pick-and-place."""
+    pairs = {}
+    for t, info in tasks.items():
+        try:
+            pairs[t] = pick_place_pair(info.goal, info.objects)
+        except ValueError as exc:
+            raise ConfigError(
+                f"env.reward_type=shaped: {cfg.suite} task {t} ({info.language!r}) has no pick-and-place goal: {exc}",
+                "Use env.reward_type=sparse for this task, or select tasks whose goal is (On A B) or (In A B).",
+            ) from exc
+    return PickPlacePotential(names, pairs)
 
 
 def task_info(d: dict[str, Any]) -> TaskInfo:
@@ -184,6 +206,16 @@ class LiberoEnv(SubStepVectorEnv):
         self._succeeded = np.zeros(cfg.num_envs, dtype=bool)
         self._failed = np.zeros(cfg.num_envs, dtype=bool)
         self._records: list[dict[str, np.ndarray] | None] = [None] * cfg.num_envs
+        # reward_type=shaped: the potential, and per sub-env its last value and the object's height at the reset.
+        self._potential = None
+        if cfg.reward_type == "shaped":
+            try:
+                self._potential = shaping_potential(cfg, self.tasks, names)
+            except ConfigError:
+                self.close()
+                raise
+        self._phi = np.zeros(cfg.num_envs, dtype=np.float32)
+        self._start_z = np.zeros(cfg.num_envs)
 
     # ------------------------------------------------------------------ helpers
     @property
@@ -289,7 +321,18 @@ class LiberoEnv(SubStepVectorEnv):
         for i, seed in zip(ids, seeds):
             self.reset_state_ids[i] = self._schedule.assign(int(i), seed)
         self._succeeded[ids] = False
-        return self._stack(self._reset_ids(ids), ids)
+        obs = self._stack(self._reset_ids(ids), ids)
+        self._start_potential(ids, obs["states"])
+        return obs
+
+    def _task_ids(self, ids: np.ndarray) -> list[int]:
+        return [self.pair_of(int(i))[0] for i in ids]
+
+    def _start_potential(self, ids: np.ndarray, states: np.ndarray) -> None:
+        if self._potential is not None:
+            tasks = self._task_ids(ids)
+            self._start_z[ids] = self._potential.object_heights(states, tasks)
+            self._phi[ids] = self._potential(states, tasks, self._start_z[ids], np.zeros(len(ids), dtype=bool))
 
     def step_envs(self, ids: np.ndarray, actions: np.ndarray) -> SubStepResult:
         n = len(ids)
@@ -325,9 +368,16 @@ class LiberoEnv(SubStepVectorEnv):
                 parts[p] = obs
         rewards = shape_rewards(success, self._succeeded[ids], self.cfg)
         self._succeeded[ids] |= success
+        obs = self._stack(parts, ids)
+        if self._potential is not None:
+            phi = self._potential(obs["states"], self._task_ids(ids), self._start_z[ids], success)
+            rewards += self.cfg.shaping_scale * (phi - self._phi[ids])
+            self._phi[ids] = phi
+            if crashed.any():  # a fresh episode: its potential starts over
+                self._start_potential(ids[crashed], obs["states"][crashed])
         rewards[crashed] = 0.0
         terms = success & self.cfg.terminate_on_success
-        return SubStepResult(self._stack(parts, ids), rewards, terms, crashed.copy(), success)
+        return SubStepResult(obs, rewards, terms, crashed.copy(), success)
 
     def chunk_step(self, actions: Any) -> ChunkStep:
         self._failed[:] = False

@@ -53,9 +53,12 @@ class LiberoConfig:
     # Reload the scene from XML at every reset, as the stock env does (seconds per reset). The default soft
     # reset gives the same observations (pixel-identical to the stock env in benchmarks/libero_throughput.py).
     hard_reset: bool = False
-    # Rewards: "sparse" = reward_scale on every step where the task is solved; "pulse" = only the first time.
+    # Rewards: "sparse" (LIBERO's own) = reward_scale on every step where the task is solved; "pulse" = only the
+    # first time; "shaped" = sparse plus shaping_scale times the change of a pick-and-place progress potential
+    # (reach, held up, over the target: vlarl_libero/shaping.py); needs privileged_state and (On/In A B) goals.
     reward_type: str = "sparse"
     reward_scale: float = 1.0
+    shaping_scale: float = 1.0
     step_penalty: float = 0.0
     terminate_on_success: bool = True
     # Reset states: seed of the shuffled order used by unseeded resets; shuffle=False walks them in order.
