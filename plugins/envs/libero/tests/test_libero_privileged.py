@@ -213,8 +213,11 @@ def test_dart_collection_executes_noisy_actions_and_records_the_experts(env: Lib
     assert diff[:, 3:6][free[:, 3:6]].std() == pytest.approx(0.1, rel=0.25)
 
 
-def test_shaped_reward_pays_progress_and_sums_to_success_plus_the_potential_gained() -> None:
-    cfg = LiberoConfig(task_ids=[0], num_envs=1, cameras=[], privileged_state=True, reward_type="shaped")
+@pytest.mark.parametrize("reach", ["origin", "grasp"])
+def test_shaped_reward_pays_progress_and_sums_to_success_plus_the_potential_gained(reach: str) -> None:
+    cfg = LiberoConfig(
+        task_ids=[0], num_envs=1, cameras=[], privileged_state=True, reward_type="shaped", shaping_reach=reach
+    )
     env = LiberoEnv(cfg)
     try:
         expert = ScriptedExpert.for_env(env)
@@ -233,6 +236,11 @@ def test_shaped_reward_pays_progress_and_sums_to_success_plus_the_potential_gain
         before_lift, total = sum(rewards[:lifted_at]), sum(rewards)
         # Reaching pays at most reach_weight; holding the bowl up pays at least held_base more.
         assert 0 < before_lift <= 0.1 + 1e-6 and sum(rewards[: lifted_at + 1]) >= 0.5
+        # The expert closes on the rim, 5.7 cm from the bowl's origin: only the grasp-aimed reach pays it in full.
+        if reach == "grasp":
+            assert before_lift >= 0.08
+        else:
+            assert before_lift < 0.07
         # LIBERO's success reward (1) plus phi(solved) - phi(start) = 1 - (about 0: the hand starts far away).
         assert total == pytest.approx(2.0, abs=0.01)
     finally:

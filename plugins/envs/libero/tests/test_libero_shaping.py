@@ -59,6 +59,37 @@ def test_potential_handles_sub_envs_of_different_tasks() -> None:
     np.testing.assert_allclose(pot.object_heights(s, [0, 3]), [1.0, 0.0])
 
 
+def test_grasp_aimed_reach_pays_for_the_descent_to_the_rim() -> None:
+    bowl = (-0.05, 0.2, TABLE_Z)
+    hover = states((-0.05, 0.2, TABLE_Z + 0.055), bowl)  # 5.5 cm over the origin: the stalled hand
+    rim = states((-0.05 + 0.045, 0.2, TABLE_Z + 0.035), bowl)  # the expert's rim grasp point, +x side
+    rim_other_side = states((-0.05, 0.2 - 0.045, TABLE_Z + 0.035), bowl)
+    origin = PickPlacePotential(NAMES, PAIRS)
+    grasp = PickPlacePotential(NAMES, PAIRS, ShapingParams(reach_to="grasp"))
+    # Measured to the origin, hovering is as good as the rim (both about 5.6 cm away); to the grasp, the rim wins.
+    assert phi(origin, hover) == pytest.approx(phi(origin, rim), abs=0.003)
+    assert phi(grasp, rim) == pytest.approx(ShapingParams().reach_weight, abs=1e-6)
+    assert phi(grasp, rim_other_side) == pytest.approx(phi(grasp, rim), abs=1e-6)  # any side of the ring
+    assert phi(grasp, hover) < phi(grasp, rim) - 0.04
+    # Held up does not depend on the reach measure.
+    lifted = states((-0.05 + 0.045, 0.2, 1.0), (-0.05, 0.2, TABLE_Z + 0.05))
+    assert phi(grasp, lifted) == pytest.approx(phi(origin, lifted))
+
+
+def test_a_non_bowl_is_reached_above_its_centre() -> None:
+    names = state_names(("cup_1", "plate_1"))
+    pot = PickPlacePotential(names, {0: ("cup_1", "plate_1")}, ShapingParams(reach_to="grasp"))
+    s = np.zeros((1, len(names)), dtype=np.float32)
+    s[0, names.index("eef_pos.z")] = 0.02  # centre_height over the cup's origin (at 0)
+    out = pot(s, [0], np.zeros(1), np.zeros(1, dtype=bool))
+    assert out[0] == pytest.approx(ShapingParams().reach_weight, abs=1e-6)
+
+
+def test_unknown_reach_measure_is_refused() -> None:
+    with pytest.raises(ValueError, match="reach_to='rim'"):
+        ShapingParams(reach_to="rim")
+
+
 def test_states_without_object_poses_are_refused() -> None:
     with pytest.raises(KeyError, match="privileged_state"):
         PickPlacePotential(state_names(()), PAIRS)

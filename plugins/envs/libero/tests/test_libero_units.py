@@ -64,6 +64,8 @@ def test_bad_task_id_names_the_valid_range(suite: str, bad: int) -> None:
         ({"cameras": ["frontview"]}, "frontview"),
         ({"cameras": ["agentview", "agentview"]}, "repeats"),
         ({"reward_type": "shaped"}, "privileged_state=true"),
+        ({"shaping_reach": "rim"}, "shaping_reach='rim'"),
+        ({"shaping_reach_weight": 0.6}, r"shaping_reach_weight=0.6 must be in \[0, 0.5\)"),
     ],
 )
 def test_bad_config_values(override: dict, match: str) -> None:

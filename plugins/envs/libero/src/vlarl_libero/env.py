@@ -19,7 +19,7 @@ from vlarl_libero.gl import gl_env, pick_backend
 from vlarl_libero.layout import state_names
 from vlarl_libero.register import CAMERA_KEYS, SUITES, LiberoConfig
 from vlarl_libero.schedule import ResetSchedule
-from vlarl_libero.shaping import PickPlacePotential
+from vlarl_libero.shaping import REACH_TO, PickPlacePotential, ShapingParams
 from vlarl_libero.sim import SimOptions
 from vlarl_libero.tasks import TaskInfo
 from vlarl_libero.worker import WorkerFailure, check_start_method, worker_spec
@@ -76,6 +76,16 @@ def validate_config(cfg: LiberoConfig) -> list[int]:
             "Set env.privileged_state=true, or use env.reward_type=sparse.",
         ),
         (
+            cfg.shaping_reach in REACH_TO,
+            f"env.shaping_reach={cfg.shaping_reach!r} is unknown",
+            "Use 'origin' (reach the object's origin) or 'grasp' (reach where the scripted expert grasps it).",
+        ),
+        (
+            0 <= cfg.shaping_reach_weight < ShapingParams.held_base,
+            f"env.shaping_reach_weight={cfg.shaping_reach_weight} must be in [0, {ShapingParams.held_base})",
+            "Reaching must pay less than holding the object up; use e.g. 0.1.",
+        ),
+        (
             not (cfg.fast_render and cfg.hard_reset),
             "env.fast_render and env.hard_reset cannot be combined",
             "A hard reset rebuilds the renderer with default settings; turn one of them off.",
@@ -127,7 +137,9 @@ def shaping_potential(cfg: LiberoConfig, tasks: dict[int, TaskInfo], names: tupl
                 f"env.reward_type=shaped: {cfg.suite} task {t} ({info.language!r}) has no pick-and-place goal: {exc}",
                 "Use env.reward_type=sparse for this task, or select tasks whose goal is (On A B) or (In A B).",
             ) from exc
-    return PickPlacePotential(names, pairs)
+    return PickPlacePotential(
+        names, pairs, ShapingParams(reach_weight=cfg.shaping_reach_weight, reach_to=cfg.shaping_reach)
+    )
 
 
 def task_info(d: dict[str, Any]) -> TaskInfo:

@@ -106,6 +106,16 @@ def pick_place_pair(goal: Sequence[Sequence[str]], objects: Sequence[str]) -> tu
     )
 
 
+def grasp_offset(moved: str, params: ExpertParams | None = None) -> tuple[float, float]:
+    """(horizontal, vertical) metres from the object's origin to where the expert's gripper centre closes on it.
+
+    A bowl is taken by its rim, from a side chosen per episode (a ring of grasp points); anything else from
+    above its centre.
+    """
+    p = params or ExpertParams()
+    return (p.rim_radius, p.rim_height) if "bowl" in moved else (0.0, p.centre_height)
+
+
 class ScriptedExpert:
     """Actions for ``num_envs`` sub-envs from their observations; call :meth:`reset` when episodes end."""
 
@@ -180,7 +190,7 @@ class ScriptedExpert:
         """
         pos, _ = self._pose(s, moved)
         ep.start_z = float(pos[2])
-        if "bowl" not in moved:  # no rim: from above the centre, fingers along y
+        if grasp_offset(moved, self.p)[0] == 0.0:  # no rim: from above the centre, fingers along y
             ep.yaw, ep.side = 0.0, np.zeros(2)
             return
         others = [self._pose(s, o)[0] for o in self._present(s) if o not in (moved, target)]

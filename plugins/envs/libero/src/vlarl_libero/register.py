@@ -59,6 +59,10 @@ class LiberoConfig:
     reward_type: str = "sparse"
     reward_scale: float = 1.0
     shaping_scale: float = 1.0
+    # reward_type=shaped: the reach stage measures to the object's origin ("origin") or to where the scripted
+    # expert grasps it ("grasp": a bowl's rim), and is worth up to shaping_reach_weight (held up: 0.5).
+    shaping_reach: str = "origin"
+    shaping_reach_weight: float = 0.1
     step_penalty: float = 0.0
     terminate_on_success: bool = True
     # Reset states: seed of the shuffled order used by unseeded resets; shuffle=False walks them in order.

@@ -11,9 +11,14 @@ lingering, only by making progress, and the potential is highest (1) when the go
 is not moved (Ng, Harada & Russell 1999; exactly so for an undiscounted return). The potential, in stages
 as in robosuite's shaped pick-and-place rewards::
 
-    reach  = reach_weight * (1 - tanh(10 * |eef - object|))                     before the object is held
+    reach  = reach_weight * (1 - tanh(10 * reach_gap))                         before the object is held
     held   = held_base + place_weight * (1 - tanh(10 * |object_xy - target_xy|))  while it is held up
     phi    = 1 when the goal holds, else max(reach, held)
+
+``reach_gap`` is ``|eef - object origin|`` (``reach_to="origin"``, the default), or with ``reach_to="grasp"``
+the distance to where the scripted expert closes its gripper (``vlarl_libero.expert.grasp_offset``): for a bowl
+the ring of rim grasp points 4.5 cm out and 3.5 cm up from its origin. A hand hovering 5-6 cm over a bowl's
+origin is as close to that origin as a rim grasp, so only the grasp-aimed gap pays for the last descent.
 
 "Held up" = the object has risen ``lift_min`` above its height at the reset and the end effector is within
 ``hold_distance`` of it (a bowl is held by its rim, about 6 cm from its origin).
@@ -26,7 +31,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from vlarl_libero.expert import grasp_offset
+
 AXES = ("x", "y", "z")
+REACH_TO = ("origin", "grasp")
 
 
 @dataclass(frozen=True)
@@ -37,6 +45,11 @@ class ShapingParams:
     lift_min: float = 0.005  # metres above the object's height at the reset
     hold_distance: float = 0.08  # metres from the end effector to the object's origin
     sharpness: float = 10.0  # 1/metres inside the tanh
+    reach_to: str = "origin"  # "origin" or "grasp": what reach_gap measures to (module docstring)
+
+    def __post_init__(self) -> None:
+        if self.reach_to not in REACH_TO:
+            raise ValueError(f"reach_to={self.reach_to!r}: expected one of {REACH_TO}")
 
 
 class PickPlacePotential:
@@ -62,6 +75,8 @@ class PickPlacePotential:
         self._eef = position("eef_pos")
         self._moved = {t: position(f"{moved}.pos") for t, (moved, _) in pairs.items()}
         self._target = {t: position(f"{target}.pos") for t, (_, target) in pairs.items()}
+        # Per task: (horizontal, vertical) offset of the grasp from the moved object's origin.
+        self._grasp = {t: grasp_offset(moved) for t, (moved, _) in pairs.items()}
 
     def _gather(self, states: np.ndarray, table: Mapping[int, np.ndarray], task_ids: Sequence[int]) -> np.ndarray:
         idx = np.stack([table[int(t)] for t in task_ids])
@@ -78,10 +93,17 @@ class PickPlacePotential:
         eef = states[:, self._eef]
         obj = self._gather(states, self._moved, task_ids)
         target = self._gather(states, self._target, task_ids)
-        reach_gap = np.linalg.norm(eef - obj, axis=1)
+        origin_gap = np.linalg.norm(eef - obj, axis=1)
+        reach_gap = origin_gap if p.reach_to == "origin" else self._grasp_gap(eef, obj, task_ids)
         reach = p.reach_weight * (1.0 - np.tanh(p.sharpness * reach_gap))
-        held = (obj[:, 2] - start_heights >= p.lift_min) & (reach_gap <= p.hold_distance)
+        held = (obj[:, 2] - start_heights >= p.lift_min) & (origin_gap <= p.hold_distance)
         place_gap = np.linalg.norm(obj[:, :2] - target[:, :2], axis=1)
         carry = p.held_base + p.place_weight * (1.0 - np.tanh(p.sharpness * place_gap))
         phi = np.where(held, np.maximum(reach, carry), reach)
         return np.where(success, 1.0, phi).astype(np.float32)
+
+    def _grasp_gap(self, eef: np.ndarray, obj: np.ndarray, task_ids: Sequence[int]) -> np.ndarray:
+        """Distance from the end effector to the nearest grasp point: a ring around the object's vertical axis."""
+        radius, height = np.array([self._grasp[int(t)] for t in task_ids]).T
+        d = eef - obj
+        return np.hypot(np.linalg.norm(d[:, :2], axis=1) - radius, d[:, 2] - height)
