@@ -4,7 +4,8 @@ For each setting: collect K scripted demonstrations per task (privileged states,
 executed actions are perturbed by noise, the expert's own actions recorded), SFT the
 mlp policy on them, evaluate it with LIBERO's protocol (every init state of the task once, success with
 a 95% Wilson interval), then PPO from that warm start and GRPO from the same warm start, each evaluated
-the same way. Writes benchmarks/results/<name>.json and a PNG of success against env steps.
+the same way. Writes benchmarks/results/sft_rl_lift_<variant>.json, a PNG of success against env steps, and
+rewrites benchmarks/results/sft_rl_lift.json, the rows of every variant (benchmarks/sft_rl_lift_summary.py).
 
     .venv/bin/python benchmarks/sft_rl_lift.py                        # task 0: PPO and GRPO, 25 min RL budget each
     .venv/bin/python benchmarks/sft_rl_lift.py --setting spatial10    # all 10 libero_spatial tasks, task-conditioned
@@ -28,6 +29,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from sft_rl_lift_summary import summarize
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "libero_spatial_sft_ppo_mlp.yaml"
@@ -108,7 +111,9 @@ def _config(base: list[str], extra: list[str], algorithm: dict[str, Any] | None 
 
     cfg = load_config(EXAMPLE, base + extra)
     if algorithm is not None:
-        cfg.algorithm = OmegaConf.create(algorithm)
+        # The replacement section keeps the run's algorithm.* overrides (e.g. --rl-set algorithm.lr=1e-4).
+        mine = [o.removeprefix("algorithm.") for o in base + extra if o.startswith("algorithm.")]
+        cfg.algorithm = OmegaConf.merge(OmegaConf.create(algorithm), OmegaConf.from_dotlist(mine))
     return cfg
 
 
@@ -238,6 +243,16 @@ def print_table(result: dict[str, Any]) -> None:
             r = result[algo]
             t.add_row(f"SFT + {algo.upper()}", success_row(r["eval"]), str(r["env_steps"]), f"{r['minutes']:.1f}")
     Console().print(t)
+    tasks = result["sft"]["eval"].get("tasks", {})
+    algos = [a for a in ("ppo", "grpo") if a in result]
+    if len(tasks) > 1:
+        per_task = Table(title="per task: success after SFT, then after RL")
+        for col in ("task", "SFT", *(f"SFT + {a.upper()}" for a in algos)):
+            per_task.add_column(col)
+        for task, stats in tasks.items():
+            after = [result[a]["eval"]["tasks"][task] for a in algos]
+            per_task.add_row(task, *(f"{s['success_rate']:.0%} (n={s['episodes']})" for s in (stats, *after)))
+        Console().print(per_task)
 
 
 def plot(result: dict[str, Any], path: Path) -> Path:
@@ -312,7 +327,7 @@ def main() -> None:
     result["plot"] = str(plot(result, stem.with_suffix(".png")))
     stem.with_suffix(".json").write_text(json.dumps(result, indent=2, default=str))
     print_table(result)
-    print(f"results: {stem.with_suffix('.json')}\nplot: {result['plot']}")
+    print(f"results: {stem.with_suffix('.json')}\nplot: {result['plot']}\nsummary: {summarize(args.out)}")
 
 
 if __name__ == "__main__":
