@@ -274,9 +274,18 @@ def plot(result: dict[str, Any], path: Path) -> Path:
         rows = [r for r in rows if "env/success_once" in r]
         x = np.array([r["train/env_steps"] for r in rows])
         y = np.array([r["env/success_once"] for r in rows])
+        # Episode-weighted: an iteration where only a few (early, successful) episodes ended counts for a few.
+        n = np.array([r.get("env/num_episodes", 1.0) for r in rows])
         k = max(1, min(5, len(y)))
-        smooth = np.convolve(y, np.ones(k) / k, mode="valid")
-        ax.plot(x[k - 1 :], smooth, color=colors[algo], label=f"{algo.upper()} rollouts (stochastic, mean of {k})")
+        smooth = np.convolve(y * n, np.ones(k), mode="valid") / np.maximum(
+            np.convolve(n, np.ones(k), mode="valid"), 1e-9
+        )
+        ax.plot(
+            x[k - 1 :],
+            smooth,
+            color=colors[algo],
+            label=f"{algo.upper()} rollouts (stochastic, {k} iterations, episode-weighted)",
+        )
         ev = result[algo]["eval"]["overall"]
         low, high = ev["success_ci95"]
         ax.errorbar([x[-1]], [ev["success_rate"]], yerr=[[ev["success_rate"] - low], [high - ev["success_rate"]]],
