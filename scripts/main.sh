@@ -8,4 +8,5 @@ bash scripts/install.sh
 if [ -n "${VLARL_MAIN_CONFIG:-}" ]; then
   exec .venv/bin/vlarl train "$VLARL_MAIN_CONFIG" "$@"
 fi
-exec .venv/bin/python benchmarks/sft_rl_lift.py --setting quick "$@"
+# Results go under runs/ (ignored by git): the committed figures in benchmarks/results stay as measured.
+exec .venv/bin/python benchmarks/sft_rl_lift.py --setting quick --out runs/sft_rl_lift/results "$@"
