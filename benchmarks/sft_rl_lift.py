@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sft_rl_lift_summary import summarize
+from sft_rl_lift_summary import ALGORITHMS, summarize
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "libero_spatial_sft_ppo_mlp.yaml"
@@ -238,13 +238,13 @@ def print_table(result: dict[str, Any]) -> None:
         "0",
         f"{result['sft']['minutes']:.1f}",
     )
-    for algo in ("ppo", "grpo"):
+    for algo in ALGORITHMS:
         if algo in result:
             r = result[algo]
             t.add_row(f"SFT + {algo.upper()}", success_row(r["eval"]), str(r["env_steps"]), f"{r['minutes']:.1f}")
     Console().print(t)
     tasks = result["sft"]["eval"].get("tasks", {})
-    algos = [a for a in ("ppo", "grpo") if a in result]
+    algos = [a for a in ALGORITHMS if a in result]
     if len(tasks) > 1:
         per_task = Table(title="per task: success after SFT, then after RL")
         for col in ("task", "SFT", *(f"SFT + {a.upper()}" for a in algos)):
@@ -267,7 +267,7 @@ def plot(result: dict[str, Any], path: Path) -> Path:
     sft_rate = result["sft"]["eval"]["overall"]["success_rate"]
     ax.axhline(sft_rate, color="gray", ls="--", label=f"SFT warm start (eval) {sft_rate:.0%}")
     colors = {"ppo": "tab:blue", "grpo": "tab:orange"}
-    for algo in ("ppo", "grpo"):
+    for algo in ALGORITHMS:
         if algo not in result:
             continue
         rows = [json.loads(line) for line in (Path(result[algo]["run_dir"]) / "metrics.jsonl").read_text().splitlines()]
