@@ -204,6 +204,7 @@ def run_setting(
             "env_steps": summary.env_steps,
             "iterations": summary.iterations,
             "run_dir": str(summary.run_dir),
+            "curve": training_curve(Path(summary.run_dir)),
         }
         # Evaluation needs no algorithm: the example's (PPO) section only satisfies the config's shape.
         entry["eval"] = evaluate_run(base + extra, f"{exp}/{algo}_eval", str(summary.checkpoint))
@@ -255,6 +256,22 @@ def print_table(result: dict[str, Any]) -> None:
         Console().print(per_task)
 
 
+def training_curve(run_dir: Path) -> dict[str, list[float]]:
+    """Per iteration of a train run: env steps so far, rollout success and episodes ended (from metrics.jsonl).
+
+    Kept in the results JSON, so the plot can be redrawn where the run directory is gone."""
+    metrics = run_dir / "metrics.jsonl"
+    if not metrics.is_file():
+        raise SystemExit(f"{metrics} is gone and the results JSON keeps no curve of this run: cannot plot it")
+    rows = [json.loads(line) for line in metrics.read_text().splitlines()]
+    rows = [r for r in rows if "env/success_once" in r]
+    return {
+        "env_steps": [r["train/env_steps"] for r in rows],
+        "success_once": [r["env/success_once"] for r in rows],
+        "num_episodes": [r.get("env/num_episodes", 1.0) for r in rows],
+    }
+
+
 def plot(result: dict[str, Any], path: Path) -> Path:
     """Training success (rolling mean over iterations) against env steps; the SFT level and final evals marked."""
     import matplotlib
@@ -270,12 +287,9 @@ def plot(result: dict[str, Any], path: Path) -> Path:
     for algo in ALGORITHMS:
         if algo not in result:
             continue
-        rows = [json.loads(line) for line in (Path(result[algo]["run_dir"]) / "metrics.jsonl").read_text().splitlines()]
-        rows = [r for r in rows if "env/success_once" in r]
-        x = np.array([r["train/env_steps"] for r in rows])
-        y = np.array([r["env/success_once"] for r in rows])
+        curve = result[algo].get("curve") or training_curve(Path(result[algo]["run_dir"]))
+        x, y, n = (np.array(curve[key]) for key in ("env_steps", "success_once", "num_episodes"))
         # Episode-weighted: an iteration where only a few (early, successful) episodes ended counts for a few.
-        n = np.array([r.get("env/num_episodes", 1.0) for r in rows])
         k = max(1, min(5, len(y)))
         smooth = np.convolve(y * n, np.ones(k), mode="valid") / np.maximum(
             np.convolve(n, np.ones(k), mode="valid"), 1e-9
@@ -314,9 +328,12 @@ def main() -> None:
     p.add_argument("--eval-untrained", action="store_true", help="also score the randomly initialised policy")
     p.add_argument("--reward", choices=["sparse", "shaped"], default="sparse", help="env.reward_type of the RL runs")
     p.add_argument("--rl-minutes", type=float, help="time budget of each RL run (default: the setting's)")
+    p.add_argument("--demos", type=int, help="scripted demos per task, K (default: the setting's)")
     p.add_argument("--rl-set", nargs="*", default=[], metavar="KEY=VALUE", help="extra overrides of the RL runs")
     p.add_argument("--tag", default="", help="suffix of the run directory and results file (a variant's name)")
-    p.add_argument("--replot", type=Path, help="redraw the plot and table of a results JSON, run nothing")
+    p.add_argument(
+        "--replot", type=Path, help="redraw the plot and table of a results JSON (its PNG beside it), run nothing"
+    )
     args = p.parse_args()
     if args.replot:
         result = json.loads(args.replot.read_text())
@@ -326,6 +343,8 @@ def main() -> None:
     setting = SETTINGS[args.setting]
     if args.eval_untrained:
         setting.eval_untrained = True
+    if args.demos:
+        setting.demos = args.demos
     if args.rl_minutes:
         setting.rl_minutes = {a: args.rl_minutes for a in setting.rl_minutes}
     if args.algos:
