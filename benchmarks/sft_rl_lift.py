@@ -145,36 +145,11 @@ def evaluate_run(base: list[str], name: str, checkpoint: str | None) -> dict[str
     return summary
 
 
-def run_setting(
-    name: str, setting: Setting, root: Path, seed: int, reward: str = "sparse", rl_set: list[str] | None = None,
-    tag: str = "",
-) -> dict[str, Any]:  # fmt: skip
-    """``rl_set``: extra overrides of the RL runs (after the setting's); ``tag``: appended to the run's name."""
+def collect_and_sft(exp: str, base: list[str], demos: Path, setting: Setting, seed: int) -> dict[str, Any]:
+    """The warm start: scripted demos, SFT, and its evaluation (plus the untrained policy's, when asked)."""
     from vlarl.runner.sft import sft
-    from vlarl.runner.train import train
 
-    exp = experiment_name(name, reward, tag)
-    run = root / exp
-    demos = run / "demos"
-    base = [
-        f"runner.logger.log_path={root}",
-        f"runner.seed={seed}",
-        f"dataset.paths=[{demos}]",
-        f"dataset.max_demos_per_task={setting.demos}",
-        f"env.task_ids={setting.task_ids}",
-        f"env.num_envs={setting.num_envs}",
-        f"policy.init_checkpoint={run / 'sft'}",
-    ]
-    if setting.task_embedding:
-        base.append("policy.task_embedding_dim=16")
-    if reward == "shaped":
-        base += SHAPED_BASE
-    base += setting.base
-    result: dict[str, Any] = {
-        "setting": name, "reward": reward, "task_ids": setting.task_ids, "demos_per_task": setting.demos,
-        "rl_overrides": list(rl_set or []),
-    }  # fmt: skip
-    result["collect"] = collect(demos, setting, seed)
+    result: dict[str, Any] = {"collect": collect(demos, setting, seed)}
     if setting.eval_untrained:
         result["untrained"] = {
             "eval": evaluate_run([*base, "policy.init_checkpoint=null"], f"{exp}/untrained_eval", None)
@@ -185,6 +160,58 @@ def run_setting(
     sft(cfg)
     result["sft"] = {"minutes": (time.perf_counter() - t0) / 60, "steps": setting.sft_steps}
     result["sft"]["eval"] = evaluate_run(base, f"{exp}/sft_eval", None)
+    return result
+
+
+def reused_warm_start(run: Path, setting: Setting) -> dict[str, Any]:
+    """The collect and SFT entries of an earlier variant's run directory (``--warm-start``), checked first."""
+    evaluation = run / "sft_eval" / "eval" / "results.json"
+    missing = [p for p in (run / "demos", run / "sft" / "checkpoints", evaluation) if not p.exists()]
+    if missing:
+        raise SystemExit(f"--warm-start {run}: missing {', '.join(map(str, missing))} (give the run directory of an "
+                         "earlier sft_rl_lift.py variant, e.g. runs/sft_rl_lift/task0_shaped_grasp)")  # fmt: skip
+    note = f"reused from {run}"
+    return {
+        "collect": {"minutes": 0.0, "demos": setting.demos, "note": note},
+        "sft": {"minutes": 0.0, "steps": setting.sft_steps, "note": note, "eval": json.loads(evaluation.read_text())},
+    }
+
+
+def run_setting(
+    name: str, setting: Setting, root: Path, seed: int, reward: str = "sparse", rl_set: list[str] | None = None,
+    tag: str = "", warm_start: Path | None = None,
+) -> dict[str, Any]:  # fmt: skip
+    """``rl_set``: extra overrides of the RL runs (after the setting's); ``tag``: appended to the run's name;
+    ``warm_start``: the run directory of an earlier variant whose demos, SFT checkpoint and SFT evaluation are
+    reused instead of collecting and training anew (RL from the identical warm start)."""
+    from vlarl.runner.train import train
+
+    exp = experiment_name(name, reward, tag)
+    run = root / exp
+    source = warm_start or run
+    demos = source / "demos"
+    base = [
+        f"runner.logger.log_path={root}",
+        f"runner.seed={seed}",
+        f"dataset.paths=[{demos}]",
+        f"dataset.max_demos_per_task={setting.demos}",
+        f"env.task_ids={setting.task_ids}",
+        f"env.num_envs={setting.num_envs}",
+        f"policy.init_checkpoint={source / 'sft'}",
+    ]
+    if setting.task_embedding:
+        base.append("policy.task_embedding_dim=16")
+    if reward == "shaped":
+        base += SHAPED_BASE
+    base += setting.base
+    result: dict[str, Any] = {
+        "setting": name, "reward": reward, "task_ids": setting.task_ids, "demos_per_task": setting.demos,
+        "rl_overrides": list(rl_set or []),
+    }  # fmt: skip
+    if warm_start:
+        result.update(reused_warm_start(warm_start, setting))
+    else:
+        result.update(collect_and_sft(exp, base, demos, setting, seed))
     for algo, minutes in setting.rl_minutes.items():
         extra = [
             f"env.reward_type={reward}",
@@ -332,6 +359,10 @@ def main() -> None:
     p.add_argument("--rl-set", nargs="*", default=[], metavar="KEY=VALUE", help="extra overrides of the RL runs")
     p.add_argument("--tag", default="", help="suffix of the run directory and results file (a variant's name)")
     p.add_argument(
+        "--warm-start", type=Path, metavar="RUN_DIR",
+        help="reuse the demos, SFT checkpoint and SFT evaluation of an earlier variant's run directory",
+    )  # fmt: skip
+    p.add_argument(
         "--replot", type=Path, help="redraw the plot and table of a results JSON (its PNG beside it), run nothing"
     )
     args = p.parse_args()
@@ -349,7 +380,9 @@ def main() -> None:
         setting.rl_minutes = {a: args.rl_minutes for a in setting.rl_minutes}
     if args.algos:
         setting.rl_minutes = {a: m for a, m in setting.rl_minutes.items() if a in args.algos}
-    result = run_setting(args.setting, setting, args.root, args.seed, args.reward, args.rl_set, args.tag)
+    result = run_setting(
+        args.setting, setting, args.root, args.seed, args.reward, args.rl_set, args.tag, args.warm_start
+    )
     args.out.mkdir(parents=True, exist_ok=True)
     stem = args.out / f"sft_rl_lift_{experiment_name(args.setting, args.reward, args.tag)}"
     result["plot"] = str(plot(result, stem.with_suffix(".png")))
