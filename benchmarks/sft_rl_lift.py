@@ -19,6 +19,9 @@ names such a variant (sft_rl_lift_<setting>_shaped_<NAME>.json), e.g. the grasp-
 
     .venv/bin/python benchmarks/sft_rl_lift.py --reward shaped --algos ppo --rl-minutes 60 --tag grasp \
         --rl-set env.shaping_reach=grasp env.shaping_reach_weight=0.2 env.num_envs=32
+
+``--warm-start RUN_DIR`` starts the RL runs from an earlier variant's demos and SFT checkpoint (its run directory,
+e.g. runs/sft_rl_lift/task0_shaped_grasp), so two algorithms or budgets share the identical warm start.
 """
 
 from __future__ import annotations
