@@ -22,6 +22,9 @@ names such a variant (sft_rl_lift_<setting>_shaped_<NAME>.json), e.g. the grasp-
 
 ``--warm-start RUN_DIR`` starts the RL runs from an earlier variant's demos and SFT checkpoint (its run directory,
 e.g. runs/sft_rl_lift/task0_shaped_grasp), so two algorithms or budgets share the identical warm start.
+``--extend RESULTS_JSON --rl-minutes M`` resumes a variant's RL runs for M more minutes each (exact resume) and
+re-evaluates them. Every RL checkpoint is kept: ``benchmarks/sft_rl_lift_checkpoints.py`` scores them for a
+deterministic learning curve, ``benchmarks/sft_rl_lift_compare.py`` draws runs of one warm start on one plot.
 """
 
 from __future__ import annotations
@@ -221,6 +224,7 @@ def run_setting(
             f"runner.logger.experiment_name={exp}/{algo}",
             f"runner.max_minutes={minutes}",
             "runner.max_epochs=100000",
+            "runner.keep_checkpoints=null",  # a few hundred kB each: all kept for sft_rl_lift_checkpoints.py
         ]
         extra += GRPO_ROLLOUT if algo == "grpo" and not setting.base else []
         extra += setting.overrides.get(algo, [])
@@ -236,9 +240,38 @@ def run_setting(
             "run_dir": str(summary.run_dir),
             "curve": training_curve(Path(summary.run_dir)),
         }
-        # Evaluation needs no algorithm: the example's (PPO) section only satisfies the config's shape.
-        entry["eval"] = evaluate_run(base + extra, f"{exp}/{algo}_eval", str(summary.checkpoint))
+        # Evaluation needs no algorithm: the example's (PPO) section only satisfies the config's shape, so the
+        # run's algorithm.* overrides (GRPO's group_size, say) stay out of it.
+        scored = [o for o in base + extra if not o.startswith("algorithm.")]
+        entry["eval"] = evaluate_run(scored, f"{exp}/{algo}_eval", str(summary.checkpoint))
         result[algo] = entry
+    return result
+
+
+def extend_runs(path: Path, minutes: float, algos: list[str] | None) -> dict[str, Any]:
+    """Resume the RL runs of a results JSON for ``minutes`` more each (exact resume from their last checkpoint),
+    evaluate where they end, and rewrite the JSON's entries: minutes and env steps in all, curve, evaluation."""
+    from sft_rl_lift_checkpoints import score
+
+    from vlarl.config import load_config
+    from vlarl.runner.train import train
+
+    result = json.loads(path.read_text())
+    for algo in ALGORITHMS:
+        if algo not in result or (algos and algo not in algos):
+            continue
+        entry = result[algo]
+        run_dir = Path(entry["run_dir"])
+        if not (run_dir / "config.yaml").is_file():
+            raise SystemExit(f"--extend {path}: the {algo} run directory {run_dir} is gone; it cannot be resumed")
+        overrides = ["runner.resume=auto", f"runner.max_minutes={minutes}", "runner.keep_checkpoints=null"]
+        t0 = time.perf_counter()
+        summary = train(load_config(run_dir / "config.yaml", overrides))
+        entry["minutes"] += (time.perf_counter() - t0) / 60
+        entry.setdefault("extended_by_minutes", []).append(minutes)
+        entry.update(env_steps=summary.env_steps, iterations=summary.iterations, curve=training_curve(run_dir))
+        entry["eval"] = score(run_dir, summary.iterations, Path(summary.checkpoint))
+        print(f"Evaluation {algo} after {summary.iterations} iterations: {success_row(entry['eval'])}", flush=True)
     return result
 
 
@@ -302,44 +335,62 @@ def training_curve(run_dir: Path) -> dict[str, list[float]]:
     }
 
 
+COLORS = {"ppo": "tab:blue", "grpo": "tab:orange"}
+
+
+def draw_run(ax: Any, entry: dict[str, Any], label: str, color: str, sft_rate: float) -> None:
+    """One RL run on ``ax``: its training rollouts' success (episode-weighted mean of 5 iterations), and its
+    deterministic evaluations (checkpoints scored by sft_rl_lift_checkpoints.py, then the final one) with their
+    95% intervals, joined to the warm start's level."""
+    import numpy as np
+
+    curve = entry.get("curve") or training_curve(Path(entry["run_dir"]))
+    x, y, n = (np.array(curve[key]) for key in ("env_steps", "success_once", "num_episodes"))
+    # Episode-weighted: an iteration where only a few (early, successful) episodes ended counts for a few.
+    k = max(1, min(5, len(y)))
+    smooth = np.convolve(y * n, np.ones(k), mode="valid") / np.maximum(np.convolve(n, np.ones(k), mode="valid"), 1e-9)
+    evals = [(c["env_steps"], c["eval"]["overall"]) for c in entry.get("checkpoint_evals", [])]
+    evals.append((x[-1], entry["eval"]["overall"]))
+    faint = len(evals) > 1  # the evaluations carry the curve; the rollouts stay as context
+    ax.plot(x[k - 1 :], smooth, color=color, alpha=0.35 if faint else 1.0, lw=1.0 if faint else 1.5,
+            label=f"{label} rollouts (stochastic, {k} iterations, episode-weighted)")  # fmt: skip
+    steps = np.array([s for s, _ in evals], dtype=float)
+    rates = np.array([o["success_rate"] for _, o in evals])
+    low = rates - np.array([o["success_ci95"][0] for _, o in evals])
+    high = np.array([o["success_ci95"][1] for _, o in evals]) - rates
+    if faint:
+        ax.plot([0, *steps], [sft_rate, *rates], color=color, lw=1.5)
+    what = f"evals (deterministic), final {rates[-1]:.0%}" if faint else f"final eval {rates[-1]:.0%}"
+    ax.errorbar(steps, rates, yerr=[low, high], fmt="o", color=color, capsize=4, label=f"{label} {what}")
+
+
 def plot(result: dict[str, Any], path: Path) -> Path:
-    """Training success (rolling mean over iterations) against env steps; the SFT level and final evals marked."""
+    """Training success against env steps; the SFT level and the evaluations marked."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    import numpy as np
 
     fig, ax = plt.subplots(figsize=(7, 4.2))
     sft_rate = result["sft"]["eval"]["overall"]["success_rate"]
     ax.axhline(sft_rate, color="gray", ls="--", label=f"SFT warm start (eval) {sft_rate:.0%}")
-    colors = {"ppo": "tab:blue", "grpo": "tab:orange"}
     for algo in ALGORITHMS:
-        if algo not in result:
-            continue
-        curve = result[algo].get("curve") or training_curve(Path(result[algo]["run_dir"]))
-        x, y, n = (np.array(curve[key]) for key in ("env_steps", "success_once", "num_episodes"))
-        # Episode-weighted: an iteration where only a few (early, successful) episodes ended counts for a few.
-        k = max(1, min(5, len(y)))
-        smooth = np.convolve(y * n, np.ones(k), mode="valid") / np.maximum(
-            np.convolve(n, np.ones(k), mode="valid"), 1e-9
-        )
-        ax.plot(
-            x[k - 1 :],
-            smooth,
-            color=colors[algo],
-            label=f"{algo.upper()} rollouts (stochastic, {k} iterations, episode-weighted)",
-        )
-        ev = result[algo]["eval"]["overall"]
-        low, high = ev["success_ci95"]
-        ax.errorbar([x[-1]], [ev["success_rate"]], yerr=[[ev["success_rate"] - low], [high - ev["success_rate"]]],
-                    fmt="o", color=colors[algo], capsize=4, label=f"{algo.upper()} final eval {ev['success_rate']:.0%}")  # fmt: skip
+        if algo in result:
+            draw_run(ax, result[algo], algo.upper(), COLORS[algo], sft_rate)
+    reward = "" if result.get("reward", "sparse") == "sparse" else f" ({result['reward']} reward)"
+    title = f"LIBERO-Spatial {result['setting']}: SFT on {result['demos_per_task']} demos/task, then RL{reward}"
+    return finish(fig, ax, title, path)
+
+
+def finish(fig: Any, ax: Any, title: str, path: Path) -> Path:
+    """Axes, legend and the PNG, shared by every sft_rl_lift plot."""
+    import matplotlib.pyplot as plt
+
     ax.set_xlim(left=0)
     ax.set_xlabel("env steps")
     ax.set_ylabel("success rate")
     ax.set_ylim(-0.02, 1.02)
-    reward = "" if result.get("reward", "sparse") == "sparse" else f" ({result['reward']} reward)"
-    ax.set_title(f"LIBERO-Spatial {result['setting']}: SFT on {result['demos_per_task']} demos/task, then RL{reward}")
+    ax.set_title(title)
     ax.legend(loc="lower right", fontsize=8)
     ax.grid(alpha=0.3)
     fig.tight_layout()
@@ -368,11 +419,23 @@ def main() -> None:
     p.add_argument(
         "--replot", type=Path, help="redraw the plot and table of a results JSON (its PNG beside it), run nothing"
     )
+    p.add_argument(
+        "--extend", type=Path, metavar="RESULTS_JSON",
+        help="resume that JSON's RL runs for --rl-minutes more each, re-evaluate, rewrite the JSON and its plot",
+    )  # fmt: skip
     args = p.parse_args()
-    if args.replot:
-        result = json.loads(args.replot.read_text())
+    if args.extend:
+        if not args.rl_minutes:
+            raise SystemExit("--extend needs --rl-minutes M: how many more minutes each RL run gets")
+        result = extend_runs(args.extend, args.rl_minutes, args.algos)
+        args.extend.write_text(json.dumps(result, indent=2, default=str))
+    if args.replot or args.extend:
+        path = args.replot or args.extend
+        result = json.loads(path.read_text())
         print_table(result)
-        print(f"plot: {plot(result, args.replot.with_suffix('.png'))}")
+        print(f"plot: {plot(result, path.with_suffix('.png'))}")
+        if args.extend:
+            print(f"summary: {summarize(path.parent)}")
         return
     setting = SETTINGS[args.setting]
     if args.eval_untrained:

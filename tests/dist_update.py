@@ -41,6 +41,9 @@ ALGOS = {
     "ppo": {"name": "ppo", "update_epochs": 2, "num_minibatches": 4, "max_grad_norm": 0.05, "lr": 1e-3},
     "grpo": {"name": "grpo", "group_size": 2, "update_epochs": 2, "num_minibatches": 2, "max_grad_norm": 0.05,
              "lr": 1e-3},
+    # Trajectory-mean aggregation: its mean trajectory length is a sum over ranks.
+    "grpo_seq": {"name": "grpo", "group_size": 2, "update_epochs": 2, "num_minibatches": 2, "max_grad_norm": 0.05,
+                 "lr": 1e-3, "loss_agg_func": "seq-mean-token-mean"},
 }  # fmt: skip
 
 

@@ -67,7 +67,7 @@ def reference(tmp_path_factory, policy: str, algo: str) -> Path:
 @pytest.mark.parametrize(
     "policy,algo,strategy",
     [("mlp", "ppo", "fsdp"), ("mlp", "ppo", "ddp"), ("mlp", "grpo", "fsdp"), ("mlp", "grpo", "ddp"),
-     ("openvla_oft", "ppo", "fsdp"), ("openvla_oft", "ppo", "ddp")],
+     ("mlp", "grpo_seq", "ddp"), ("openvla_oft", "ppo", "fsdp"), ("openvla_oft", "ppo", "ddp")],
 )  # fmt: skip
 def test_two_ranks_match_one_rank_after_an_update(tmp_path_factory, tmp_path, policy, algo, strategy):
     one = reference(tmp_path_factory, policy, algo)

@@ -18,6 +18,22 @@ from vlarl.rl.state import OptimizerResumeState
 from vlarl_grpo.advantages import first_episode_mask, group_advantages
 from vlarl_grpo.register import GRPOConfig
 
+LOSS_AGG_FUNCS = ("token-mean", "seq-mean-token-mean")
+
+
+def trajectory_lengths(lp_mask: torch.Tensor) -> torch.Tensor:
+    """[N]: the counted log-prob entries of each trajectory (lp_mask is [T, N, ...])."""
+    return lp_mask.transpose(0, 1).reshape(lp_mask.shape[1], -1).sum(1).to(torch.float32)
+
+
+def trajectory_weights(lengths: torch.Tensor, mean_length: float) -> torch.Tensor:
+    """[N]: ``mean_length / L_n`` for a trajectory of L_n counted entries (0 where it has none).
+
+    The clipped surrogate is linear in a positive scale of the advantage, so scaling trajectory n's advantage by
+    this turns the token mean over the rollout, sum_n sum_t l_nt / sum_n L_n, into the trajectory mean
+    (1/N) sum_n (1/L_n) sum_t l_nt, with the minibatches and their (distributed) token counts unchanged."""
+    return torch.where(lengths > 0, mean_length / lengths.clamp(min=1), torch.zeros_like(lengths))
+
 
 class NonFiniteLossError(VlarlError):
     """A loss term became NaN or inf; raised before the optimizer steps, so weights stay untouched."""
@@ -37,6 +53,11 @@ def check_config(cfg: GRPOConfig) -> None:
         )
     if cfg.clip_ratio_c is not None and cfg.clip_ratio_c <= 1.0:
         raise ConfigError(f"algorithm.clip_ratio_c={cfg.clip_ratio_c}: dual clip must be > 1.", "Use e.g. 3.0 or null.")
+    if cfg.loss_agg_func not in LOSS_AGG_FUNCS:
+        raise ConfigError(
+            f"algorithm.loss_agg_func={cfg.loss_agg_func!r} is not one of {', '.join(LOSS_AGG_FUNCS)}.",
+            "Use token-mean (every log-prob entry weighs the same) or seq-mean-token-mean (every trajectory does).",
+        )
     lo, hi = cfg.returns_lower_bound, cfg.returns_upper_bound
     if lo is not None and hi is not None and lo > hi:
         raise ConfigError(
@@ -133,6 +154,10 @@ class GRPO(OptimizerResumeState, Algorithm):
         old_lp = buffer.log_probs.float()
         _, mask, per_env_adv = self._rollout
         lp_mask = mask_like(mask, old_lp)
+        if cfg.loss_agg_func == "seq-mean-token-mean":
+            lengths = trajectory_lengths(lp_mask)
+            totals = self.dist.sum(torch.stack([lengths.sum(), (lengths > 0).sum()]).double())  # all ranks' N
+            per_env_adv = per_env_adv * trajectory_weights(lengths, float(totals[0] / totals[1].clamp(min=1)))
         adv = per_env_adv.reshape(1, -1, *([1] * (old_lp.dim() - 2))).expand_as(old_lp)
 
         def flat(x: torch.Tensor) -> torch.Tensor:

@@ -32,6 +32,11 @@ class GRPOConfig:
     clip_ratio_high: float = 0.2
     clip_ratio_c: float | None = None
     """Dual clip (> 1) for negative advantages."""
+    loss_agg_func: str = "token-mean"
+    """How the clipped surrogate is averaged. ``token-mean`` (RLinf's default): every valid log-prob entry of a
+    minibatch weighs the same, so a long (often failed) episode weighs more than a short success.
+    ``seq-mean-token-mean`` (DeepSeekMath's GRPO, 1/|o_i| per trajectory): each trajectory's entries share one
+    weight, so every episode counts the same however long it ran."""
     entropy_coef: float = 0.0
     max_grad_norm: float | None = 1.0
     target_kl: float | None = None
