@@ -382,8 +382,8 @@ def plot(result: dict[str, Any], path: Path) -> Path:
     return finish(fig, ax, title, path)
 
 
-def finish(fig: Any, ax: Any, title: str, path: Path) -> Path:
-    """Axes, legend and the PNG, shared by every sft_rl_lift plot."""
+def finish(fig: Any, ax: Any, title: str, path: Path, legend: dict[str, Any] | None = None) -> Path:
+    """Axes, legend (``legend``: its keyword arguments, default lower right) and the PNG of an sft_rl_lift plot."""
     import matplotlib.pyplot as plt
 
     ax.set_xlim(left=0)
@@ -391,7 +391,7 @@ def finish(fig: Any, ax: Any, title: str, path: Path) -> Path:
     ax.set_ylabel("success rate")
     ax.set_ylim(-0.02, 1.02)
     ax.set_title(title)
-    ax.legend(loc="lower right", fontsize=8)
+    ax.legend(**(legend or {"loc": "lower right", "fontsize": 8}))
     ax.grid(alpha=0.3)
     fig.tight_layout()
     fig.savefig(path, dpi=120)

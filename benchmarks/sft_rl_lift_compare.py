@@ -42,6 +42,15 @@ def shared_warm_start(results: dict[Path, dict[str, Any]]) -> Path:
     return next(iter(starts.values()))
 
 
+def short_names(variants: list[str]) -> list[str]:
+    """Variant names without the words all of them start with (task0_shaped_grasp_grpo -> grpo)."""
+    words = [v.split("_") for v in variants]
+    shared = 0
+    while len(variants) > 1 and all(len(w) > shared + 1 and w[shared] == words[0][shared] for w in words):
+        shared += 1
+    return ["_".join(w[shared:]) for w in words]
+
+
 def compare(paths: list[Path], out: Path) -> Path:
     import matplotlib
 
@@ -52,17 +61,18 @@ def compare(paths: list[Path], out: Path) -> Path:
     results = {p: json.loads(p.read_text()) for p in paths}
     shared_warm_start(results)
     first = next(iter(results.values()))
-    fig, ax = plt.subplots(figsize=(8, 4.8))
+    fig, ax = plt.subplots(figsize=(8, 6.4))
     sft_rate = first["sft"]["eval"]["overall"]["success_rate"]
     ax.axhline(sft_rate, color="gray", ls="--", label=f"SFT warm start (eval) {sft_rate:.0%}")
     colors = iter(PALETTE * len(paths))
-    for path, result in results.items():
-        variant = path.stem.removeprefix("sft_rl_lift_")
+    for result, variant in zip(results.values(), short_names([p.stem.removeprefix("sft_rl_lift_") for p in paths])):
         for algo in ALGORITHMS:
             if algo in result:
                 draw_run(ax, result[algo], f"{algo.upper()} ({variant})", next(colors), sft_rate)
     title = f"LIBERO-Spatial {first['setting']}: RL from one warm start ({first['demos_per_task']} demos/task)"
-    return finish(fig, ax, title, out)
+    return finish(
+        fig, ax, title, out, {"loc": "upper center", "bbox_to_anchor": (0.5, -0.13), "ncol": 2, "fontsize": 7}
+    )
 
 
 def main() -> None:

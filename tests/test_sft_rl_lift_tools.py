@@ -102,6 +102,13 @@ def test_runs_from_one_warm_start_share_one_plot(tmp_path: Path) -> None:
     assert sft_rl_lift.plot(origin, tmp_path / "one.png").stat().st_size > 0
 
 
+def test_plot_labels_drop_the_shared_words() -> None:
+    names = ["task0_shaped_grasp_same_start", "task0_shaped_grasp_grpo", "task0_shaped_grasp_grpo_64x8"]
+    assert compare.short_names(names) == ["same_start", "grpo", "grpo_64x8"]
+    assert compare.short_names(["task0_x", "task0_x_y"]) == ["x", "x_y"]
+    assert compare.short_names(["task0"]) == ["task0"]
+
+
 def test_runs_from_different_warm_starts_are_refused(tmp_path: Path) -> None:
     a = _results(tmp_path, "grpo", None, "task0_a")
     b = _results(tmp_path, "ppo", None, "task0_b")
