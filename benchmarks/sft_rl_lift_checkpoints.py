@@ -16,23 +16,17 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 from pathlib import Path
 from typing import Any
 
 from sft_rl_lift_summary import ALGORITHMS
 
-STEP = re.compile(r"step_(\d+)$")
-
 
 def saved_checkpoints(run_dir: Path) -> list[tuple[int, Path]]:
-    """(iterations, path) of every checkpoint under ``run_dir/checkpoints``, oldest first."""
-    found = []
-    for path in (run_dir / "checkpoints").glob("step_*"):
-        match = STEP.search(path.name)
-        if match and path.is_dir():
-            found.append((int(match.group(1)), path))
-    return sorted(found)
+    """(iterations, path) of every complete checkpoint under ``run_dir/checkpoints``, oldest first."""
+    from vlarl.runner.checkpoint import complete_checkpoints, step_of
+
+    return [(step_of(p), p) for p in complete_checkpoints(run_dir / "checkpoints")]
 
 
 def env_steps_at(curve: dict[str, list[float]], iterations: int) -> int:

@@ -28,6 +28,7 @@ def _run(tmp_path: Path, algo: str, iterations: int, saved: list[int], name: str
     (run_dir / "checkpoints").mkdir(parents=True)
     for n in saved:
         (run_dir / "checkpoints" / f"step_{n:06d}").mkdir()
+        (run_dir / "checkpoints" / f"step_{n:06d}" / "meta.json").write_text("{}")  # complete: meta.json is last
     (run_dir / "checkpoints" / "step_notanumber").mkdir()
     curve = {
         "env_steps": [1000.0 * (i + 1) for i in range(iterations)],
