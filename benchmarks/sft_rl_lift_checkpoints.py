@@ -7,7 +7,7 @@ of a results JSON written by ``benchmarks/sft_rl_lift.py`` this evaluates every 
 one (an evaluation already on disk is reused), stores them as ``checkpoint_evals`` in that JSON, and redraws its
 plot, where they appear as points joined to the warm start and the final evaluation:
 
-    .venv/bin/python benchmarks/sft_rl_lift_checkpoints.py benchmarks/results/sft_rl_lift_<variant>.json
+    .venv/bin/python benchmarks/sft_rl_lift_checkpoints.py benchmarks/results/sft_rl_lift_<variant>.json [--every 20]
 
 Needs the run directories the JSON names (``<algo>.run_dir``). About 2.5 minutes per checkpoint on task 0.
 """
@@ -52,7 +52,7 @@ def score(run_dir: Path, iterations: int, checkpoint: Path) -> dict[str, Any]:
     done = run_dir.parent / name / "eval" / "results.json"
     if done.is_file():
         return json.loads(done.read_text())
-    config = load_config(run_dir / "config.yaml")
+    config = load_config(run_dir / "config.yaml")  # the run's own: for its experiment name and group size
     experiment = f"{Path(config.runner.logger.experiment_name).parent}/{name}"
     overrides = [f"checkpoint={checkpoint}", f"runner.logger.experiment_name={experiment}",
                  f"env.num_envs={eval_envs(config)}"]  # fmt: skip
@@ -61,8 +61,11 @@ def score(run_dir: Path, iterations: int, checkpoint: Path) -> dict[str, Any]:
     return evaluate(load_config(run_dir / "config.yaml", overrides))
 
 
-def add_checkpoint_evals(result: dict[str, Any]) -> dict[str, Any]:
-    """``result[algo]["checkpoint_evals"]`` for every algorithm whose run directory holds checkpoints."""
+def add_checkpoint_evals(result: dict[str, Any], every: int | None = None) -> dict[str, Any]:
+    """``result[algo]["checkpoint_evals"]`` for every algorithm whose run directory holds checkpoints.
+
+    ``every``: score only the checkpoints after a multiple of that many iterations (a long run saves one per 10
+    iterations, and each evaluation costs minutes); evaluations already on disk are reused either way."""
     for algo in ALGORITHMS:
         if algo not in result:
             continue
@@ -75,6 +78,8 @@ def add_checkpoint_evals(result: dict[str, Any]) -> dict[str, Any]:
         for iterations, path in saved_checkpoints(run_dir):
             if iterations >= final:
                 continue  # the final checkpoint is the run's own evaluation
+            if every and iterations % every:
+                continue
             summary = score(run_dir, iterations, path)
             env_steps = env_steps_at(entry["curve"], iterations)
             rate = summary["overall"]["success_rate"]
@@ -89,8 +94,13 @@ def main() -> None:
 
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("results", type=Path, help="a results JSON of benchmarks/sft_rl_lift.py")
-    path = p.parse_args().results
-    result = add_checkpoint_evals(json.loads(path.read_text()))
+    p.add_argument("--every", type=int, default=None, metavar="N",
+                   help="score only checkpoints after a multiple of N iterations (default: every saved one)")  # fmt: skip
+    args = p.parse_args()
+    if args.every is not None and args.every < 1:
+        p.error(f"--every {args.every}: give a positive number of iterations, e.g. --every 20")
+    path = args.results
+    result = add_checkpoint_evals(json.loads(path.read_text()), args.every)
     path.write_text(json.dumps(result, indent=2, default=str))
     print(f"results: {path}\nplot: {plot(result, path.with_suffix('.png'))}")
 

@@ -78,6 +78,18 @@ def test_checkpoint_evals_reuse_written_evaluations_and_skip_the_final(tmp_path:
     ]
 
 
+def test_checkpoint_evals_every_n_iterations_skip_the_others(tmp_path: Path) -> None:
+    entry = _run(tmp_path, "grpo", 45, [10, 20, 30, 40, 45])
+    run_dir = Path(entry["run_dir"])
+    for n in (20, 40):
+        done = run_dir.parent / f"grpo_eval_step{n}" / "eval" / "results.json"
+        done.parent.mkdir(parents=True)
+        done.write_text(json.dumps(_overall(n / 100)))
+    # 10 and 30 have no evaluation on disk and no config.yaml: scoring either would raise.
+    result = checkpoints.add_checkpoint_evals({"grpo": entry}, every=20)
+    assert [e["iterations"] for e in result["grpo"]["checkpoint_evals"]] == [20, 40]
+
+
 def test_checkpoint_evals_need_the_run_directory(tmp_path: Path) -> None:
     entry = {"iterations": 3, "run_dir": str(tmp_path / "gone"), "curve": {}, "eval": _overall(0.5)}
     with pytest.raises(SystemExit, match="gone"):
