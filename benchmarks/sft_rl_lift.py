@@ -30,6 +30,7 @@ deterministic learning curve, ``benchmarks/sft_rl_lift_compare.py`` draws runs o
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import time
 from dataclasses import dataclass, field
@@ -169,6 +170,19 @@ def collect_and_sft(exp: str, base: list[str], demos: Path, setting: Setting, se
     return result
 
 
+def warm_start_digest(run: Path) -> str | None:
+    """sha256 of the weights of the latest SFT checkpoint under ``run`` (None if there is none).
+
+    The checkpoint's model.safetensors carries no metadata, so two runs whose digests are equal started RL from
+    the identical warm start even when it was made twice (sft_rl_lift_compare.py accepts them on one plot)."""
+    from vlarl.runner.checkpoint import latest_checkpoint
+
+    checkpoint = latest_checkpoint(run / "sft" / "checkpoints")
+    if checkpoint is None:
+        return None
+    return hashlib.sha256((checkpoint / "model.safetensors").read_bytes()).hexdigest()
+
+
 def reused_warm_start(run: Path, setting: Setting) -> dict[str, Any]:
     """The collect and SFT entries of an earlier variant's run directory (``--warm-start``), checked first."""
     evaluation = run / "sft_eval" / "eval" / "results.json"
@@ -218,6 +232,7 @@ def run_setting(
         result.update(reused_warm_start(warm_start, setting))
     else:
         result.update(collect_and_sft(exp, base, demos, setting, seed))
+    result["sft"]["weights_sha256"] = warm_start_digest(source)
     for algo, minutes in setting.rl_minutes.items():
         extra = [
             f"env.reward_type={reward}",

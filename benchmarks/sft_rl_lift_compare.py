@@ -33,11 +33,16 @@ def warm_start_of(result: dict[str, Any]) -> Path:
 
 
 def shared_warm_start(results: dict[Path, dict[str, Any]]) -> Path:
-    """The one warm start of every file, or an error naming each file's own."""
+    """The one warm start of every file, or an error naming each file's own.
+
+    Runs from different directories share a warm start when each file records the SFT weights' digest
+    (``sft.weights_sha256``, written by sft_rl_lift.py since 2026-12-06) and the digests are equal."""
     starts = {path: warm_start_of(r) for path, r in results.items()}
-    if len(set(starts.values())) > 1:
+    digests = {r["sft"].get("weights_sha256") for r in results.values()}
+    if len(set(starts.values())) > 1 and (None in digests or len(digests) > 1):
         listing = "; ".join(f"{p.name}: {s}" for p, s in starts.items())
-        raise SystemExit(f"these runs did not start from one warm start ({listing}); compare runs of one "
+        raise SystemExit(f"these runs did not start from one warm start ({listing}) and their SFT weights' "
+                         "digests (sft.weights_sha256) differ or are not recorded; compare runs of one "
                          "--warm-start RUN_DIR")  # fmt: skip
     return next(iter(starts.values()))
 

@@ -130,6 +130,32 @@ def test_runs_from_different_warm_starts_are_refused(tmp_path: Path) -> None:
     assert "task0_a" in str(err.value) and "task0_b" in str(err.value)
 
 
+def test_warm_starts_made_twice_share_a_plot_when_their_weights_are_identical(tmp_path: Path) -> None:
+    import torch
+    from safetensors.torch import save_file
+
+    def sft_run(name: str, weight: float) -> Path:
+        step = tmp_path / name / "sft" / "checkpoints" / "step_001500"
+        step.mkdir(parents=True)
+        save_file({"w": torch.full((3,), weight)}, str(step / "model.safetensors"))
+        (step / "meta.json").write_text("{}")
+        return tmp_path / name
+
+    digests = [sft_rl_lift.warm_start_digest(sft_run(n, w)) for n, w in (("a", 1.0), ("b", 1.0), ("c", 2.0))]
+    assert digests[0] == digests[1] != digests[2]
+    assert sft_rl_lift.warm_start_digest(tmp_path / "none") is None
+    runs = {}
+    for name, digest in zip("abc", digests):
+        runs[name] = _results(tmp_path, "grpo", None, f"task0_{name}")
+        runs[name]["sft"]["weights_sha256"] = digest
+    compare.shared_warm_start({tmp_path / "a.json": runs["a"], tmp_path / "b.json": runs["b"]})
+    with pytest.raises(SystemExit, match="digests"):
+        compare.shared_warm_start({tmp_path / "a.json": runs["a"], tmp_path / "c.json": runs["c"]})
+    del runs["b"]["sft"]["weights_sha256"]  # a file from before digests were recorded
+    with pytest.raises(SystemExit, match="not recorded"):
+        compare.shared_warm_start({tmp_path / "a.json": runs["a"], tmp_path / "b.json": runs["b"]})
+
+
 def test_extend_resumes_a_run_and_checkpoints_are_scored(tmp_path: Path) -> None:
     """--extend on a real (CartPole) run: one iteration, then one more by exact resume; both scored."""
     from vlarl.config import load_config
