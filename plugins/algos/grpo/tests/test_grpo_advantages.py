@@ -114,3 +114,55 @@ def test_own_clipped_loss_clips_and_dual_clips() -> None:
     assert float(stats["pg_clipfrac"]) == 1.0
     loss.backward()
     assert lp.grad.eq(0).all()
+
+
+def reward_to_go_reference(x: dict, g: int, eps: float, by_std: bool) -> np.ndarray:
+    """Plain loops: per chunk, the first episode's rewards from that chunk on, minus the mean of that over the
+    group's members whose first episode is still running at that chunk; scaled by the group's return std."""
+    mask, ret, _ = reference(x, g, eps)
+    t, n, _ = x["rewards"].shape
+    alive = mask.any(-1)
+    to_go = np.zeros((t, n))
+    for j in range(n):
+        for i in range(t):
+            to_go[i, j] = (x["rewards"][i:, j] * mask[i:, j]).sum()
+    adv = np.zeros((t, n))
+    for start in range(0, n, g):
+        members = range(start, start + g)
+        scale = ret[start : start + g].std(ddof=1) + eps if by_std else 1.0
+        for i in range(t):
+            running = [j for j in members if alive[i, j]]
+            for j in running:
+                adv[i, j] = (to_go[i, j] - np.mean([to_go[i, k] for k in running])) / scale
+    return np.where(mask, adv[:, :, None], 0.0)
+
+
+@pytest.mark.parametrize("by_std", [True, False])
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_reward_to_go_advantages_match_reference(seed: int, by_std: bool) -> None:
+    x = random_rollout(np.random.default_rng(seed), t=9, n=12, c=3)
+    algo = GRPO(GRPOConfig(group_size=4, advantage="reward_to_go", normalize_by_std=by_std))
+    buf = to_buffer(x)
+    algo.compute_advantages(buf)
+    expected = reward_to_go_reference(x, 4, 1e-6, by_std)
+    np.testing.assert_allclose(buf.advantages.numpy(), expected, rtol=1e-5, atol=1e-5)
+    # The first chunk's return-to-go is the whole return, so there it is the episode advantage (all members run).
+    episode = GRPO(GRPOConfig(group_size=4, normalize_by_std=by_std))
+    ebuf = to_buffer(x)
+    episode.compute_advantages(ebuf)
+    np.testing.assert_allclose(buf.advantages[0, :, 0].numpy(), ebuf.advantages[0, :, 0].numpy(), atol=1e-5)
+
+
+def test_reward_to_go_credits_a_chunk_only_with_later_rewards() -> None:
+    # One group of two, three one-sub-step chunks, equal returns: env 0 earns 2 in chunk 0, env 1 in chunk 2.
+    # GRPO's episode advantage is 0 everywhere; the return-to-go ranks env 1's chunks 1-2 above env 0's.
+    r = np.array([[[2.0], [0.0]], [[0.0], [0.0]], [[0.0], [2.0]]], np.float32)
+    valid = np.ones((3, 2, 1), bool)
+    ends = np.zeros_like(valid)
+    ends[2] = True
+    x = {"rewards": r, "terminations": ends, "truncations": np.zeros_like(ends), "valid": valid}
+    buf = to_buffer(x)
+    GRPO(GRPOConfig(group_size=2, advantage="reward_to_go", normalize_by_std=False)).compute_advantages(buf)
+    np.testing.assert_allclose(buf.advantages[:, :, 0].numpy(), [[0.0, 0.0], [-1.0, 1.0], [-1.0, 1.0]])
+    with pytest.raises(ConfigError, match="advantage='gae'"):
+        GRPO(GRPOConfig(group_size=2, advantage="gae"))

@@ -37,7 +37,9 @@ def _first_loss(make_env, make_policy, agg: str) -> tuple[float, torch.Tensor, t
     obs, _ = env.reset(seed=3, options=algo.reset_options())
     buf, _, _ = collect_rollout(env, policy, obs, 30)
     algo.compute_advantages(buf)
-    advantages = algo._rollout[2].clone()
+    per_chunk = algo._rollout[2]  # [T, N]: GRPO's episode advantage repeats one value per trajectory
+    assert torch.equal(per_chunk, per_chunk[:1].expand_as(per_chunk))
+    advantages = per_chunk[0].clone()
     lp_mask = mask_like(first_episode_mask(buf.valid, buf.dones), buf.log_probs.float())
     loss = algo.update(policy, buf)["actor/policy_loss"]
     env.close()

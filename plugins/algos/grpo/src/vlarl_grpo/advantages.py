@@ -57,3 +57,33 @@ def group_advantages(
         keep[:, None].expand_as(groups).reshape(-1),
         int((~keep).sum()),
     )
+
+
+def reward_to_go_advantages(
+    rewards: torch.Tensor,
+    first: torch.Tensor,
+    group_size: int,
+    episode: GroupAdvantages,
+    eps: float = 1e-6,
+    normalize_by_std: bool = True,
+) -> torch.Tensor:
+    """[T, N] per-chunk advantages: each chunk's return-to-go minus its group's mean return-to-go at that chunk.
+
+    ``rewards`` [T, N, C] is already masked to the first episodes (``first``). The return-to-go from chunk t
+    sums the rewards of chunks t, t+1, ... of the first episode, so a chunk is credited only with what came
+    after it (REINFORCE's reward-to-go). The baseline at chunk t is the mean over the group's members whose
+    first episode is still running there; with ``normalize_by_std`` every chunk of a group is divided by the
+    std of the group's episode returns, the same scale as the episode advantage. Chunks after a first episode,
+    and every chunk of a filtered group, get 0."""
+    t, n, _ = rewards.shape
+    per_chunk = rewards.sum(-1)
+    to_go = per_chunk.flip(0).cumsum(0).flip(0)  # [T, N]
+    alive = first.any(-1).to(to_go.dtype)  # [T, N]
+    g_to_go = (to_go * alive).reshape(t, -1, group_size)
+    g_alive = alive.reshape(t, -1, group_size)
+    baseline = g_to_go.sum(-1, keepdim=True) / g_alive.sum(-1, keepdim=True).clamp(min=1)
+    adv = (g_to_go - baseline) * g_alive
+    if normalize_by_std:
+        adv = adv / (episode.returns.reshape(-1, group_size).std(1) + eps)[None, :, None]
+    keep = episode.keep.reshape(-1, group_size)[None]
+    return torch.where(keep, adv, torch.zeros_like(adv)).reshape(t, n)

@@ -13,12 +13,13 @@ from vlarl.contracts.buffer import RolloutBuffer
 from vlarl.contracts.env import GROUP_SIZE_OPTION
 from vlarl.contracts.policy import ChunkedPolicy
 from vlarl.errors import ConfigError, ContractError, VlarlError
-from vlarl.rl.losses import clipped_policy_loss, mask_like, masked_mean
+from vlarl.rl.losses import broadcast_to, clipped_policy_loss, mask_like, masked_mean
 from vlarl.rl.state import OptimizerResumeState
-from vlarl_grpo.advantages import first_episode_mask, group_advantages
+from vlarl_grpo.advantages import first_episode_mask, group_advantages, reward_to_go_advantages
 from vlarl_grpo.register import GRPOConfig
 
 LOSS_AGG_FUNCS = ("token-mean", "seq-mean-token-mean")
+ADVANTAGES = ("episode", "reward_to_go")
 
 
 def trajectory_lengths(lp_mask: torch.Tensor) -> torch.Tensor:
@@ -58,6 +59,11 @@ def check_config(cfg: GRPOConfig) -> None:
             f"algorithm.loss_agg_func={cfg.loss_agg_func!r} is not one of {', '.join(LOSS_AGG_FUNCS)}.",
             "Use token-mean (every log-prob entry weighs the same) or seq-mean-token-mean (every trajectory does).",
         )
+    if cfg.advantage not in ADVANTAGES:
+        raise ConfigError(
+            f"algorithm.advantage={cfg.advantage!r} is not one of {', '.join(ADVANTAGES)}.",
+            "Use episode (GRPO: one advantage per trajectory) or reward_to_go (one per chunk, from the rewards after it).",
+        )
     lo, hi = cfg.returns_lower_bound, cfg.returns_upper_bound
     if lo is not None and hi is not None and lo > hi:
         raise ConfigError(
@@ -78,7 +84,7 @@ class GRPO(OptimizerResumeState, Algorithm):
         self.optimizer: torch.optim.Optimizer | None = None
         self.num_updates = 0
         self.generator = torch.Generator().manual_seed(cfg.seed)
-        # Set by compute_advantages for update: (id(buffer), loss mask [T, N, C], advantage per trajectory [N]).
+        # Set by compute_advantages for update: (id(buffer), loss mask [T, N, C], advantage per chunk [T, N]).
         self._rollout: tuple[int, torch.Tensor, torch.Tensor] | None = None
 
     def reset_options(self) -> dict[str, Any]:
@@ -115,9 +121,13 @@ class GRPO(OptimizerResumeState, Algorithm):
         )
         mask = first & g.keep[None, :, None]
         zeros = torch.zeros_like(rewards)
-        buffer.advantages = torch.where(mask, g.advantages[None, :, None].expand_as(rewards), zeros)
+        if cfg.advantage == "reward_to_go":
+            per_chunk = reward_to_go_advantages(rewards, first, cfg.group_size, g, cfg.adv_eps, cfg.normalize_by_std)
+        else:
+            per_chunk = g.advantages[None, :].expand(rewards.shape[0], -1)
+        buffer.advantages = torch.where(mask, per_chunk[..., None].expand_as(rewards), zeros)
         buffer.returns = torch.where(first, returns[None, :, None].expand_as(rewards), zeros)
-        self._rollout = (id(buffer), mask, g.advantages)
+        self._rollout = (id(buffer), mask, per_chunk)
         finished = (buffer.dones & first).any(-1).any(0)
         dist = self.dist
         all_returns = dist.gather(returns)  # [N] per rank: the whole rollout's returns on every rank
@@ -152,13 +162,13 @@ class GRPO(OptimizerResumeState, Algorithm):
             group["lr"] = group["initial_lr"] * frac
 
         old_lp = buffer.log_probs.float()
-        _, mask, per_env_adv = self._rollout
+        _, mask, per_chunk_adv = self._rollout
         lp_mask = mask_like(mask, old_lp)
         if cfg.loss_agg_func == "seq-mean-token-mean":
             lengths = trajectory_lengths(lp_mask)
             totals = self.dist.sum(torch.stack([lengths.sum(), (lengths > 0).sum()]).double())  # all ranks' N
-            per_env_adv = per_env_adv * trajectory_weights(lengths, float(totals[0] / totals[1].clamp(min=1)))
-        adv = per_env_adv.reshape(1, -1, *([1] * (old_lp.dim() - 2))).expand_as(old_lp)
+            per_chunk_adv = per_chunk_adv * trajectory_weights(lengths, float(totals[0] / totals[1].clamp(min=1)))
+        adv = broadcast_to(per_chunk_adv, old_lp)
 
         def flat(x: torch.Tensor) -> torch.Tensor:
             return x.reshape(-1, *x.shape[2:])

@@ -15,6 +15,11 @@ class GRPOConfig:
     """advantage = (return - group mean) / (group std + adv_eps)."""
     normalize_by_std: bool = True
     """False: advantage = return - group mean (no division by the group std)."""
+    advantage: str = "episode"
+    """``episode`` (GRPO): every chunk of a trajectory gets the trajectory's group-normalised return.
+    ``reward_to_go``: each chunk gets its return-to-go minus the group's mean return-to-go at that chunk (divided
+    by the group's return std when ``normalize_by_std``), so a chunk is credited only with the rewards after it;
+    per-chunk credit without a critic, useful with a dense (e.g. shaped) reward."""
     filter_equal_returns: bool = False
     """Drop groups whose returns are all equal (no learning signal) from the loss."""
     returns_lower_bound: float | None = None
