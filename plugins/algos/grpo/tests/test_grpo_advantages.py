@@ -118,8 +118,8 @@ def test_own_clipped_loss_clips_and_dual_clips() -> None:
 
 def reward_to_go_reference(x: dict, g: int, eps: float, by_std: bool) -> np.ndarray:
     """Plain loops: per chunk, the first episode's rewards from that chunk on, minus the mean of that over the
-    group's members whose first episode is still running at that chunk; scaled by the group's return std."""
-    mask, ret, _ = reference(x, g, eps)
+    group's members whose first episode is still running at that chunk; scaled by those deviations' std."""
+    mask = reference(x, g, eps)[0]
     t, n, _ = x["rewards"].shape
     alive = mask.any(-1)
     to_go = np.zeros((t, n))
@@ -128,12 +128,15 @@ def reward_to_go_reference(x: dict, g: int, eps: float, by_std: bool) -> np.ndar
             to_go[i, j] = (x["rewards"][i:, j] * mask[i:, j]).sum()
     adv = np.zeros((t, n))
     for start in range(0, n, g):
-        members = range(start, start + g)
-        scale = ret[start : start + g].std(ddof=1) + eps if by_std else 1.0
+        deviations = []
         for i in range(t):
-            running = [j for j in members if alive[i, j]]
+            running = [j for j in range(start, start + g) if alive[i, j]]
             for j in running:
-                adv[i, j] = (to_go[i, j] - np.mean([to_go[i, k] for k in running])) / scale
+                adv[i, j] = to_go[i, j] - np.mean([to_go[i, k] for k in running])
+                deviations.append(adv[i, j])
+        if by_std:
+            d = np.array(deviations)
+            adv[:, start : start + g] /= np.sqrt((d**2).sum() / max(len(d) - 1, 1)) + eps
     return np.where(mask, adv[:, :, None], 0.0)
 
 
@@ -146,11 +149,25 @@ def test_reward_to_go_advantages_match_reference(seed: int, by_std: bool) -> Non
     algo.compute_advantages(buf)
     expected = reward_to_go_reference(x, 4, 1e-6, by_std)
     np.testing.assert_allclose(buf.advantages.numpy(), expected, rtol=1e-5, atol=1e-5)
-    # The first chunk's return-to-go is the whole return, so there it is the episode advantage (all members run).
-    episode = GRPO(GRPOConfig(group_size=4, normalize_by_std=by_std))
-    ebuf = to_buffer(x)
-    episode.compute_advantages(ebuf)
-    np.testing.assert_allclose(buf.advantages[0, :, 0].numpy(), ebuf.advantages[0, :, 0].numpy(), atol=1e-5)
+    if not by_std:  # the first chunk's return-to-go is the whole return: there it is the episode advantage
+        episode = GRPO(GRPOConfig(group_size=4, normalize_by_std=False))
+        ebuf = to_buffer(x)
+        episode.compute_advantages(ebuf)
+        np.testing.assert_allclose(buf.advantages[0, :, 0].numpy(), ebuf.advantages[0, :, 0].numpy(), atol=1e-5)
+
+
+def test_reward_to_go_scale_stays_bounded_when_a_groups_returns_are_equal() -> None:
+    # Two members with the same return (2), earned at different chunks: the return std is 0, the deviations
+    # are not; dividing by the return std would blow them up by 1/eps.
+    r = np.array([[[2.0], [0.0]], [[0.0], [0.0]], [[0.0], [2.0]]], np.float32)
+    valid = np.ones((3, 2, 1), bool)
+    ends = np.zeros_like(valid)
+    ends[2] = True
+    x = {"rewards": r, "terminations": ends, "truncations": np.zeros_like(ends), "valid": valid}
+    buf = to_buffer(x)
+    GRPO(GRPOConfig(group_size=2, advantage="reward_to_go")).compute_advantages(buf)
+    assert buf.advantages.abs().max() < 2.0
+    assert buf.advantages[1, 1, 0] > 0 > buf.advantages[1, 0, 0]
 
 
 def test_reward_to_go_credits_a_chunk_only_with_later_rewards() -> None:

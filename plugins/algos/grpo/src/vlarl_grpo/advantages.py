@@ -72,9 +72,10 @@ def reward_to_go_advantages(
     ``rewards`` [T, N, C] is already masked to the first episodes (``first``). The return-to-go from chunk t
     sums the rewards of chunks t, t+1, ... of the first episode, so a chunk is credited only with what came
     after it (REINFORCE's reward-to-go). The baseline at chunk t is the mean over the group's members whose
-    first episode is still running there; with ``normalize_by_std`` every chunk of a group is divided by the
-    std of the group's episode returns, the same scale as the episode advantage. Chunks after a first episode,
-    and every chunk of a filtered group, get 0."""
+    first episode is still running there. With ``normalize_by_std`` a group's deviations are divided by their
+    own std (over its running chunks): not by the std of its returns, which can be near 0 (four successes earn
+    the same shaped return) while the deviations, set by where each member stood at chunk t, are not.
+    Chunks after a first episode, and every chunk of a filtered group, get 0."""
     t, n, _ = rewards.shape
     per_chunk = rewards.sum(-1)
     to_go = per_chunk.flip(0).cumsum(0).flip(0)  # [T, N]
@@ -84,6 +85,8 @@ def reward_to_go_advantages(
     baseline = g_to_go.sum(-1, keepdim=True) / g_alive.sum(-1, keepdim=True).clamp(min=1)
     adv = (g_to_go - baseline) * g_alive
     if normalize_by_std:
-        adv = adv / (episode.returns.reshape(-1, group_size).std(1) + eps)[None, :, None]
+        count = g_alive.sum((0, 2))
+        var = (adv**2).sum((0, 2)) / (count - 1).clamp(min=1)  # the deviations have mean 0 at every chunk
+        adv = adv / (var.sqrt() + eps)[None, :, None]
     keep = episode.keep.reshape(-1, group_size)[None]
     return torch.where(keep, adv, torch.zeros_like(adv)).reshape(t, n)
